@@ -24,7 +24,10 @@ impl fmt::Display for Error {
 /// Parses one JSON document; surrounding whitespace is allowed, anything else
 /// after the value is an error.
 pub fn parse(text: &str) -> Result<Value, Error> {
-    let mut p = Parser { s: text.as_bytes(), i: 0 };
+    let mut p = Parser {
+        s: text.as_bytes(),
+        i: 0,
+    };
     let v = p.value(0)?;
     p.ws();
     if p.i != p.s.len() {

@@ -21,7 +21,10 @@ fn reads_members_and_numbers() {
     assert_eq!(v.get("neg").and_then(Value::as_u64), None);
     assert_eq!(v.get("f").and_then(Value::as_f64), Some(0.5));
     assert_eq!(v.get("s").and_then(Value::as_str), Some("x"));
-    assert_eq!(v.get("arr").and_then(Value::as_array).map(|a| a.len()), Some(1));
+    assert_eq!(
+        v.get("arr").and_then(Value::as_array).map(|a| a.len()),
+        Some(1)
+    );
     assert!(v.get("missing").is_none());
     assert!(Value::Null.get("x").is_none());
 }
@@ -36,8 +39,21 @@ fn decodes_unicode_escapes() {
 #[test]
 fn rejects_malformed_input_with_position() {
     for bad in [
-        "", "{", "[1,]", "{\"a\" 1}", "01x", "1.", "-", "\"abc", "\"\\x\"", "tru", "[1] 2",
-        "{\"a\":}", "\"\u{1}\"", "1e", "{1:2}",
+        "",
+        "{",
+        "[1,]",
+        "{\"a\" 1}",
+        "01x",
+        "1.",
+        "-",
+        "\"abc",
+        "\"\\x\"",
+        "tru",
+        "[1] 2",
+        "{\"a\":}",
+        "\"\u{1}\"",
+        "1e",
+        "{1:2}",
     ] {
         let e = parse(bad).unwrap_err();
         assert!(e.pos <= bad.len(), "{bad:?} -> {e}");
@@ -63,7 +79,10 @@ fn builds_values() {
     o.set("i", -3i64);
     o.set("whole", 2.0f64);
     o.set("nan", f64::NAN);
-    assert_eq!(o.to_json(), r#"{"b":[true,null],"a":"x","f":1.5,"i":-3,"whole":2,"nan":null}"#);
+    assert_eq!(
+        o.to_json(),
+        r#"{"b":[true,null],"a":"x","f":1.5,"i":-3,"whole":2,"nan":null}"#
+    );
     let mut a = Value::array();
     a.push("q");
     assert_eq!(a.to_json(), r#"["q"]"#);

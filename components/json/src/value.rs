@@ -259,7 +259,8 @@ impl From<f64> for Value {
         if !n.is_finite() {
             return Value::Null;
         }
-        if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        // `n as i64` saturates, so the round trip holds only for whole numbers in range.
+        if n.abs() < 9.0e15 && (n as i64) as f64 == n {
             return Value::from(n as i64);
         }
         Value::Num(Number(alloc::format!("{n}")))
@@ -271,7 +272,7 @@ impl From<f32> for Value {
         if !n.is_finite() {
             return Value::Null;
         }
-        if n.fract() == 0.0 && n.abs() < 1.0e7 {
+        if n.abs() < 1.0e7 && (n as i64) as f32 == n {
             return Value::from(n as i64);
         }
         Value::Num(Number(alloc::format!("{n}")))

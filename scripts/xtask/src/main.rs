@@ -37,7 +37,15 @@ fn check(root: &Path, budgets: &[Budget]) -> (String, bool) {
         let Ok(bytes) = std::fs::read(&path) else {
             ok &= !b.required;
             let status = if b.required { "MISSING" } else { "not built" };
-            let _ = writeln!(out, "{:<14} {:>10} {:>10} {:>10} {:>10}  {status}", b.name, "-", show(b.raw), "-", show(b.gzip));
+            let _ = writeln!(
+                out,
+                "{:<14} {:>10} {:>10} {:>10} {:>10}  {status}",
+                b.name,
+                "-",
+                show(b.raw),
+                "-",
+                show(b.gzip)
+            );
             continue;
         };
         let raw = bytes.len();
