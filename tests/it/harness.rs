@@ -1,0 +1,394 @@
+//! Runs the built `dist/wasiclaw.wasm` exactly as a user does, through the
+//! real `wasmtime run` CLI, against a mock provider on 127.0.0.1.
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use wasiclaw_tests::{MockServer, Recorded};
+
+pub const OPENAI_KEY: &str = "sk-test-openai";
+pub const ANTHROPIC_KEY: &str = "sk-ant-test";
+pub const ALL_TOOLS: [&str; 8] = [
+    "read_file",
+    "write_file",
+    "edit_file",
+    "list_dir",
+    "search_files",
+    "web_fetch",
+    "memory_save",
+    "memory_search",
+];
+
+/// Generous: wasmtime compiles the component on a first, cold run, and
+/// retries with backoff take seconds. A hang still fails the test.
+const TIMEOUT: Duration = Duration::from_secs(180);
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The artifact under test. Missing is a failure, never a skip: a green
+/// suite must mean the component was exercised.
+pub fn wasm() -> PathBuf {
+    let p = repo_root().join("dist/wasiclaw.wasm");
+    assert!(
+        p.is_file(),
+        "dist/wasiclaw.wasm missing: run scripts/build first"
+    );
+    p
+}
+
+/// `wasmtime` on PATH, else in ~/.cargo/bin (where scripts/setup installs it).
+pub fn wasmtime() -> PathBuf {
+    let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("wasmtime"))
+            .collect::<Vec<_>>()
+    });
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/wasmtime"));
+    on_path
+        .chain(home)
+        .find(|p| p.is_file())
+        .expect("wasmtime CLI not found on PATH or in ~/.cargo/bin: run scripts/setup first")
+}
+
+/// A fresh directory tree: `<root>/ws` is the workspace; `<root>` itself is
+/// "outside", where escape attempts would land. Removed on drop.
+pub struct Workspace {
+    root: PathBuf,
+    ws: PathBuf,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let root = std::env::temp_dir().join(format!(
+            "wasiclaw-it-{}-{}-{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let ws = root.join("ws");
+        std::fs::create_dir_all(&ws).expect("create temp workspace");
+        Workspace { root, ws }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.ws
+    }
+
+    /// The directory that contains the workspace (outside of it).
+    pub fn outside(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn file(&self, rel: &str) -> PathBuf {
+        self.ws.join(rel)
+    }
+
+    pub fn write(&self, rel: &str, content: &str) {
+        let p = self.file(rel);
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir).expect("create parent dir");
+        }
+        std::fs::write(p, content).expect("write workspace file");
+    }
+
+    pub fn read(&self, rel: &str) -> Option<String> {
+        std::fs::read_to_string(self.file(rel)).ok()
+    }
+
+    pub fn bytes(&self, rel: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.file(rel)).ok()
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// One `wasmtime run ... dist/wasiclaw.wasm ARGS` invocation, being configured.
+pub struct Agent {
+    ws: PathBuf,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+}
+
+impl Agent {
+    pub fn new(ws: &Workspace) -> Self {
+        Agent {
+            ws: ws.path().to_path_buf(),
+            env: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Sets (or replaces) one guest environment variable.
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.retain(|(key, _)| key != k);
+        self.env.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    pub fn arg(mut self, a: &str) -> Self {
+        self.args.push(a.to_string());
+        self
+    }
+
+    /// Talks OpenAI to `server` (the default provider).
+    pub fn openai(self, server: &MockServer) -> Self {
+        self.openai_at(&server.openai_base())
+    }
+
+    pub fn openai_at(self, base: &str) -> Self {
+        self.env("OPENAI_BASE_URL", base)
+            .env("OPENAI_API_KEY", OPENAI_KEY)
+    }
+
+    /// Talks Anthropic to `server`, selected by `WASICLAW_PROVIDER`.
+    pub fn anthropic(self, server: &MockServer) -> Self {
+        self.env("ANTHROPIC_BASE_URL", &server.anthropic_base())
+            .env("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+            .env("WASICLAW_PROVIDER", "anthropic")
+    }
+
+    pub fn session(self, name: &str) -> Self {
+        self.arg("--session").arg(name)
+    }
+
+    pub fn no_stream(self) -> Self {
+        self.arg("--no-stream")
+    }
+
+    /// Runs one turn: `-m message` after the configured flags.
+    pub fn run(self, message: &str) -> Output {
+        self.arg("-m").arg(message).exec()
+    }
+
+    /// Runs with exactly the configured arguments.
+    pub fn exec(self) -> Output {
+        let mut cmd = Command::new(wasmtime());
+        cmd.arg("run").arg("-S").arg("http");
+        cmd.arg("--dir")
+            .arg(format!("{}::/workspace", self.ws.display()));
+        for (k, v) in &self.env {
+            cmd.arg("--env").arg(format!("{k}={v}"));
+        }
+        cmd.arg(wasm()).args(&self.args);
+        // The guest sees only the --env above; scrub the host anyway so a
+        // developer's real key can never reach a test.
+        for k in [
+            "OPENAI_API_KEY",
+            "ANTHROPIC_API_KEY",
+            "OPENAI_BASE_URL",
+            "ANTHROPIC_BASE_URL",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let command = format!("{cmd:?}");
+        let start = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {command}: {e}"));
+        let drain = |mut r: Box<dyn Read + Send>| {
+            thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = r.read_to_end(&mut buf);
+                String::from_utf8_lossy(&buf).into_owned()
+            })
+        };
+        let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
+        let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(s)) => break s,
+                Ok(None) if start.elapsed() > TIMEOUT => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "timed out after {TIMEOUT:?}: {command}\nstdout:\n{}\nstderr:\n{}",
+                        out.join().unwrap_or_default(),
+                        err.join().unwrap_or_default()
+                    );
+                }
+                Ok(None) => thread::sleep(Duration::from_millis(20)),
+                Err(e) => panic!("waiting for {command}: {e}"),
+            }
+        };
+        Output {
+            command,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+            code: status.code(),
+            elapsed: start.elapsed(),
+        }
+    }
+}
+
+/// What one invocation did.
+pub struct Output {
+    pub command: String,
+    pub stdout: String,
+    pub stderr: String,
+    /// `None` when killed by a signal.
+    pub code: Option<i32>,
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "$ {}\nexit: {:?} after {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.command, self.code, self.elapsed, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Output {
+    /// The reply: stdout without its one trailing newline.
+    pub fn reply(&self) -> &str {
+        self.stdout.strip_suffix('\n').unwrap_or(&self.stdout)
+    }
+
+    /// Exit 0 and no request refused by the mock; dumps everything otherwise.
+    pub fn assert_success(&self, server: &MockServer) {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "expected success\n{self}\n{}",
+            dump(server)
+        );
+        assert_no_rejections(server, self);
+    }
+
+    /// Exit 1 with exactly one `wasiclaw: error:` line, the last on stderr,
+    /// and nothing on stdout.
+    pub fn assert_runtime_error(&self) {
+        assert_eq!(self.code, Some(1), "expected exit 1\n{self}");
+        let errors: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("wasiclaw: error:"))
+            .collect();
+        assert_eq!(
+            errors.len(),
+            1,
+            "expected exactly one `wasiclaw: error:` line\n{self}"
+        );
+        let last = self.stderr.lines().rev().find(|l| !l.trim().is_empty());
+        assert_eq!(
+            last,
+            Some(errors[0]),
+            "the error line must be the last line of stderr\n{self}"
+        );
+        assert!(
+            errors[0].len() > "wasiclaw: error: ".len() + 5,
+            "error line says nothing\n{self}"
+        );
+        assert!(
+            self.stdout.is_empty(),
+            "stdout must stay empty on error\n{self}"
+        );
+    }
+}
+
+/// Requests the mock refused the way the real API would are agent bugs.
+pub fn assert_no_rejections(server: &MockServer, out: &Output) {
+    let rej = server.rejections();
+    assert!(
+        rej.is_empty(),
+        "the provider would have rejected requests: {rej:#?}\n{out}"
+    );
+}
+
+/// Chat requests, asserting none was refused.
+pub fn chats(server: &MockServer) -> Vec<Recorded> {
+    let rej = server.rejections();
+    assert!(
+        rej.is_empty(),
+        "the provider would have rejected requests: {rej:#?}"
+    );
+    server.chat_requests()
+}
+
+/// Every request the server saw, for failure messages.
+pub fn dump(server: &MockServer) -> String {
+    let mut s = String::from("--- requests ---\n");
+    for r in server.requests() {
+        let body = r
+            .json
+            .as_ref()
+            .map(|j| serde_json::to_string_pretty(j).unwrap_or_default())
+            .unwrap_or_else(|| String::from_utf8_lossy(&r.body).into_owned());
+        s.push_str(&format!(
+            "#{} {} {} -> {} {:?}\n{body}\n",
+            r.seq, r.method, r.path, r.status, r.rejected
+        ));
+    }
+    s
+}
+
+/// Whether a tool result tells the model its call failed. Anthropic has a
+/// flag for it; otherwise the text must say so.
+pub fn is_tool_error(content: &str, is_error: bool) -> bool {
+    let c = content.to_lowercase();
+    is_error
+        || [
+            "error",
+            "denied",
+            "not found",
+            "outside",
+            "invalid",
+            "unknown",
+            "refused",
+            "not allowed",
+            "escape",
+            "no such",
+        ]
+        .iter()
+        .any(|w| c.contains(w))
+}
+
+/// The tool result answering `id`, as `(content, is_error)`.
+pub fn result_for(req: &Recorded, id: &str) -> (String, bool) {
+    req.tool_results()
+        .into_iter()
+        .find(|(rid, _, _)| rid == id)
+        .map(|(_, c, e)| (c, e))
+        .unwrap_or_else(|| {
+            panic!(
+                "no tool result for {id} in request #{}: {:#?}",
+                req.seq,
+                req.conversation()
+            )
+        })
+}
+
+/// Every line of a session file parses as JSON.
+pub fn assert_jsonl(ws: &Workspace, rel: &str) -> Vec<serde_json::Value> {
+    let text = ws.read(rel).unwrap_or_else(|| panic!("{rel} missing"));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{rel} line {}: {e}: {l}", i + 1))
+        })
+        .collect()
+}

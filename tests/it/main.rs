@@ -1,0 +1,7 @@
+//! End-to-end tests: the built `dist/wasiclaw.wasm` run through the real
+//! `wasmtime run` CLI against mock providers on 127.0.0.1. Build first with
+//! `scripts/build`; a missing artifact fails the suite rather than skipping it.
+
+mod agent_faults;
+mod agent_run;
+mod harness;

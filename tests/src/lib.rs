@@ -1,0 +1,31 @@
+//! Test infrastructure for wasiclaw: a mock LLM provider speaking the real
+//! OpenAI Chat Completions, Anthropic Messages and OpenAI embeddings wire
+//! formats (streaming and not), driven by a [`Script`] of replies and faults,
+//! recording every request so tests can assert on what the agent sent.
+//!
+//! ```no_run
+//! use serde_json::json;
+//! use wasiclaw_tests::{MockServer, Script};
+//! let server = MockServer::start(
+//!     Script::new().tool("read_file", json!({"path": "a.txt"})).text("done"),
+//! );
+//! // point OPENAI_BASE_URL at server.openai_base(), run the agent, then:
+//! let requests = server.chat_requests();
+//! # drop(requests);
+//! ```
+
+pub mod conversation;
+pub mod demo;
+pub mod http;
+pub mod record;
+mod respond;
+pub mod script;
+pub mod server;
+pub mod validate;
+pub mod wire;
+
+pub use conversation::{ChatRequest, Format, SentToolCall, Turn};
+pub use record::{Kind, Recorded};
+pub use script::{Fault, Reply, Responder, Script, ToolCall};
+pub use server::{dead_base_url, MockServer};
+pub use validate::Rejection;
