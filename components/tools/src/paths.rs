@@ -1,0 +1,176 @@
+//! Workspace confinement. Every path a tool touches goes through [`resolve`],
+//! which normalises it lexically and then walks it component by component,
+//! expanding symlinks itself, so a path is only ever handed to the platform
+//! once it is known to stay inside the workspace. The host's preopen sandbox
+//! still has the final say; this layer exists so the model gets a clear
+//! `denied` message instead of an opaque I/O error.
+
+use crate::error::{cat, ToolError};
+use crate::platform::{FsError, Kind, Platform};
+
+/// Symlink expansions allowed while resolving one path (Linux uses 40).
+const MAX_SYMLINKS: u32 = 32;
+
+/// Resolves a path as given by the model to a workspace-relative path (`""` is
+/// the workspace root) with every existing symlink expanded.
+pub fn resolve<P: Platform>(p: &P, input: &str) -> Result<String, ToolError> {
+    if input.contains('\0') {
+        return Err(ToolError::InvalidArguments(String::from(
+            "field `path` contains a NUL character",
+        )));
+    }
+    let rel = strip_mount(p.workspace_mount(), input).ok_or_else(|| {
+        ToolError::Denied(cat(&[
+            "`",
+            input,
+            "` is outside the workspace. Use a path relative to the workspace (e.g. notes/a.md) or one under ",
+            mount_hint(p.workspace_mount()),
+        ]))
+    })?;
+    // Pending components, innermost last so `pop` yields them in order.
+    let mut todo: Vec<String> = rel.split('/').rev().map(String::from).collect();
+    let mut done: Vec<String> = Vec::new();
+    let mut hops = 0;
+    // Once a component is missing nothing below it can be a symlink.
+    let mut missing = false;
+    while let Some(c) = todo.pop() {
+        if c.is_empty() || c == "." {
+            continue;
+        }
+        if c == ".." {
+            if done.pop().is_none() {
+                return Err(ToolError::Denied(cat(&[
+                    "`",
+                    input,
+                    "` uses .. to leave the workspace; paths must stay inside it",
+                ])));
+            }
+            continue;
+        }
+        done.push(c);
+        if missing {
+            continue;
+        }
+        let here = done.join("/");
+        match p.stat(&here) {
+            Ok(st) if st.kind == Kind::Symlink => {
+                hops += 1;
+                if hops > MAX_SYMLINKS {
+                    return Err(ToolError::Failed(cat(&[
+                        "too many levels of symlinks while resolving `",
+                        input,
+                        "`",
+                    ])));
+                }
+                let target = p.readlink(&here).map_err(|e| fs_error(e, &here))?;
+                done.pop();
+                let out_of_bounds = || {
+                    ToolError::Denied(cat(&[
+                        "`",
+                        input,
+                        "` leads out of the workspace through the symlink `",
+                        &here,
+                        "` -> `",
+                        &target,
+                        "`",
+                    ]))
+                };
+                let target_rel = if target.starts_with('/') {
+                    done.clear();
+                    strip_mount(p.workspace_mount(), &target).ok_or_else(out_of_bounds)?
+                } else {
+                    target.as_str()
+                };
+                // A `..` in the target is checked against the real parent,
+                // which `done` holds since every symlink in it was expanded.
+                let mut depth = done.len();
+                for part in target_rel.split('/') {
+                    match part {
+                        "" | "." => {}
+                        ".." if depth == 0 => return Err(out_of_bounds()),
+                        ".." => depth -= 1,
+                        _ => depth += 1,
+                    }
+                }
+                todo.extend(target_rel.split('/').rev().map(String::from));
+            }
+            Ok(_) => {}
+            Err(FsError::NotFound) | Err(FsError::NotDirectory) => missing = true,
+            Err(e) => return Err(fs_error(e, &here)),
+        }
+    }
+    Ok(done.join("/"))
+}
+
+/// The part of an absolute path below the workspace mount, or the path itself
+/// when it is relative; `None` when it is absolute and outside.
+fn strip_mount<'a>(mount: &str, path: &'a str) -> Option<&'a str> {
+    if !path.starts_with('/') {
+        return Some(path);
+    }
+    let mount = mount.trim_end_matches('/');
+    if !mount.starts_with('/') {
+        // The workspace has no absolute name (e.g. preopened as "."), so no
+        // absolute path can name anything inside it.
+        return if mount.is_empty() && path.starts_with('/') {
+            Some(path)
+        } else {
+            None
+        };
+    }
+    let rest = path.strip_prefix(mount)?;
+    if rest.is_empty() || rest.starts_with('/') {
+        Some(rest)
+    } else {
+        None
+    }
+}
+
+fn mount_hint(mount: &str) -> &str {
+    if mount.starts_with('/') {
+        mount
+    } else {
+        "the workspace"
+    }
+}
+
+/// The path as shown to the model: the workspace root is `.`.
+pub fn display(rel: &str) -> &str {
+    if rel.is_empty() {
+        "."
+    } else {
+        rel
+    }
+}
+
+/// Maps a platform error on `rel` to a message for the model.
+pub fn fs_error(e: FsError, rel: &str) -> ToolError {
+    let path = display(rel);
+    match e {
+        FsError::NotFound => ToolError::NotFound(cat(&["no such file or directory: ", path])),
+        FsError::NotDirectory => ToolError::Failed(cat(&[
+            path,
+            ": a component of this path is a file, not a directory",
+        ])),
+        FsError::IsDirectory => ToolError::Failed(cat(&[path, " is a directory, not a file"])),
+        FsError::AlreadyExists => ToolError::Failed(cat(&[path, " already exists"])),
+        FsError::Denied => ToolError::Denied(cat(&["the host denied access to ", path])),
+        FsError::Other(s) => ToolError::Failed(cat(&["I/O error on ", path, ": ", &s])),
+    }
+}
+
+/// Splits `a/b/c` into (`a/b`, `c`); a top-level name has parent `""`.
+pub fn split_parent(rel: &str) -> (&str, &str) {
+    match rel.rfind('/') {
+        Some(i) => (&rel[..i], &rel[i + 1..]),
+        None => ("", rel),
+    }
+}
+
+pub fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        String::from(name)
+    } else {
+        cat(&[dir, "/", name])
+    }
+}

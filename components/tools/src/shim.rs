@@ -1,0 +1,422 @@
+//! The component shim: implements the platform seam with the generated
+//! wasi:filesystem, wasi:http, wasi:cli/environment and wasi:clocks bindings
+//! and the imported vector kernel, and exports `wasiclaw:core/tools`.
+//! Deliberately thin: all behaviour lives in the natively tested modules.
+
+use std::cell::RefCell;
+
+use crate::platform::{
+    DirEntry, FsError, HttpRequest, HttpResponse, Kind, Method, Platform, Stat, VectorIndex,
+    Vectors,
+};
+use crate::{ToolError, Toolbox};
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "wasiclaw:core/toolbox",
+    generate_all,
+});
+
+use exports::wasiclaw::core::tools::{Guest, ToolError as WitError, ToolSpec};
+use wasi::filesystem::types::{
+    Descriptor, DescriptorFlags, DescriptorType, ErrorCode, OpenFlags, PathFlags,
+};
+use wasi::http::types as http;
+use wasi::io::streams::StreamError;
+use wasiclaw::core::vector as kernel;
+
+/// Timeouts for every HTTP exchange, in nanoseconds.
+const CONNECT_TIMEOUT: u64 = 15_000_000_000;
+const FIRST_BYTE_TIMEOUT: u64 = 60_000_000_000;
+const BETWEEN_BYTES_TIMEOUT: u64 = 30_000_000_000;
+
+struct Wasi {
+    /// The workspace preopen and the guest path it is mounted at.
+    ws: Option<(Descriptor, String)>,
+}
+
+impl Wasi {
+    fn new() -> Wasi {
+        let mut dirs = wasi::filesystem::preopens::get_directories();
+        let pick = dirs
+            .iter()
+            .position(|(_, name)| name.trim_end_matches('/') == "/workspace")
+            .unwrap_or(0);
+        let ws = if dirs.is_empty() {
+            None
+        } else {
+            Some(dirs.swap_remove(pick))
+        };
+        Wasi { ws }
+    }
+
+    fn dir(&self) -> Result<&Descriptor, FsError> {
+        self.ws
+            .as_ref()
+            .map(|(d, _)| d)
+            .ok_or(FsError::Other(String::from(
+                "no workspace directory is mounted (preopen one at /workspace)",
+            )))
+    }
+
+    fn open(
+        &self,
+        path: &str,
+        open: OpenFlags,
+        flags: DescriptorFlags,
+    ) -> Result<Descriptor, FsError> {
+        // No SYMLINK_FOLLOW: the core has already expanded every symlink, so a
+        // link appearing here now is a race and is refused by the host.
+        self.dir()?
+            .open_at(PathFlags::empty(), wasi_path(path), open, flags)
+            .map_err(fs_err)
+    }
+}
+
+/// The preopen itself is addressed as `.`.
+fn wasi_path(rel: &str) -> &str {
+    if rel.is_empty() {
+        "."
+    } else {
+        rel
+    }
+}
+
+fn fs_err(e: ErrorCode) -> FsError {
+    match e {
+        ErrorCode::NoEntry => FsError::NotFound,
+        ErrorCode::Exist => FsError::AlreadyExists,
+        ErrorCode::NotDirectory => FsError::NotDirectory,
+        ErrorCode::IsDirectory => FsError::IsDirectory,
+        ErrorCode::Access | ErrorCode::NotPermitted | ErrorCode::ReadOnly => FsError::Denied,
+        ErrorCode::Loop => FsError::Other(String::from("symlink loop or symlink not followed")),
+        ErrorCode::InsufficientSpace => FsError::Other(String::from("no space left on device")),
+        ErrorCode::NameTooLong => FsError::Other(String::from("name too long")),
+        ErrorCode::NotEmpty => FsError::Other(String::from("directory not empty")),
+        ErrorCode::InvalidSeek | ErrorCode::Invalid => {
+            FsError::Other(String::from("invalid argument"))
+        }
+        _ => FsError::Other(String::from("host filesystem error")),
+    }
+}
+
+fn kind(t: DescriptorType) -> Kind {
+    match t {
+        DescriptorType::RegularFile => Kind::File,
+        DescriptorType::Directory => Kind::Dir,
+        DescriptorType::SymbolicLink => Kind::Symlink,
+        _ => Kind::Other,
+    }
+}
+
+impl Platform for Wasi {
+    fn read_at(&self, path: &str, offset: u64, len: usize) -> Result<Vec<u8>, FsError> {
+        let f = self.open(path, OpenFlags::empty(), DescriptorFlags::READ)?;
+        let mut out = Vec::new();
+        // `read` may return short; loop until `len` or end of file.
+        while out.len() < len {
+            let (chunk, eof) = f
+                .read((len - out.len()) as u64, offset + out.len() as u64)
+                .map_err(fs_err)?;
+            out.extend_from_slice(&chunk);
+            if eof || chunk.is_empty() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn write(&self, path: &str, data: &[u8]) -> Result<(), FsError> {
+        let f = self.open(
+            path,
+            OpenFlags::CREATE | OpenFlags::TRUNCATE,
+            DescriptorFlags::WRITE,
+        )?;
+        let mut done = 0;
+        while done < data.len() {
+            let n = f.write(&data[done..], done as u64).map_err(fs_err)?;
+            if n == 0 {
+                return Err(FsError::Other(String::from("write made no progress")));
+            }
+            done += n as usize;
+        }
+        // Durability before the rename that publishes the file; hosts that
+        // cannot sync still give the rename's atomicity.
+        let _ = f.sync_data();
+        Ok(())
+    }
+
+    fn list(&self, path: &str) -> Result<Vec<DirEntry>, FsError> {
+        let d = self.open(path, OpenFlags::DIRECTORY, DescriptorFlags::READ)?;
+        let stream = d.read_directory().map_err(fs_err)?;
+        let mut out = Vec::new();
+        while let Some(e) = stream.read_directory_entry().map_err(fs_err)? {
+            out.push(DirEntry {
+                name: e.name,
+                kind: kind(e.type_),
+            });
+        }
+        Ok(out)
+    }
+
+    fn stat(&self, path: &str) -> Result<Stat, FsError> {
+        let s = self
+            .dir()?
+            .stat_at(PathFlags::empty(), wasi_path(path))
+            .map_err(fs_err)?;
+        Ok(Stat {
+            kind: kind(s.type_),
+            size: s.size,
+        })
+    }
+
+    fn mkdir(&self, path: &str) -> Result<(), FsError> {
+        self.dir()?.create_directory_at(path).map_err(fs_err)
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<(), FsError> {
+        let d = self.dir()?;
+        d.rename_at(from, d, to).map_err(fs_err)
+    }
+
+    fn remove(&self, path: &str) -> Result<(), FsError> {
+        self.dir()?.unlink_file_at(path).map_err(fs_err)
+    }
+
+    fn readlink(&self, path: &str) -> Result<String, FsError> {
+        self.dir()?.readlink_at(path).map_err(fs_err)
+    }
+
+    fn workspace_mount(&self) -> &str {
+        self.ws
+            .as_ref()
+            .map_or("/workspace", |(_, name)| name.as_str())
+    }
+
+    fn http(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
+        let mut list: Vec<(String, Vec<u8>)> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (String::from(*k), v.as_bytes().to_vec()))
+            .collect();
+        if req.method == Method::Post {
+            list.push((
+                String::from("content-length"),
+                crate::error::num(req.body.len() as u64).into_bytes(),
+            ));
+        }
+        let headers =
+            http::Fields::from_list(&list).map_err(|_| String::from("invalid request header"))?;
+        let r = http::OutgoingRequest::new(headers);
+        let method = if req.method == Method::Post {
+            http::Method::Post
+        } else {
+            http::Method::Get
+        };
+        let scheme = if req.url.https {
+            http::Scheme::Https
+        } else {
+            http::Scheme::Http
+        };
+        let bad = |_| String::from("the host rejected the request line");
+        r.set_method(&method).map_err(bad)?;
+        r.set_scheme(Some(&scheme)).map_err(bad)?;
+        r.set_authority(Some(&req.url.authority)).map_err(bad)?;
+        r.set_path_with_query(Some(&req.url.path_query))
+            .map_err(bad)?;
+        let body = r
+            .body()
+            .map_err(|_| String::from("request body unavailable"))?;
+
+        let opts = http::RequestOptions::new();
+        let _ = opts.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        let _ = opts.set_first_byte_timeout(Some(FIRST_BYTE_TIMEOUT));
+        let _ = opts.set_between_bytes_timeout(Some(BETWEEN_BYTES_TIMEOUT));
+        let pending = wasi::http::outgoing_handler::handle(r, Some(opts)).map_err(http_err)?;
+
+        if !req.body.is_empty() {
+            let out = body
+                .write()
+                .map_err(|_| String::from("request body stream unavailable"))?;
+            for chunk in req.body.chunks(4096) {
+                out.blocking_write_and_flush(chunk)
+                    .map_err(|_| String::from("the connection closed while sending the request"))?;
+            }
+            drop(out);
+        }
+        http::OutgoingBody::finish(body, None).map_err(http_err)?;
+
+        pending.subscribe().block();
+        let resp = match pending.get() {
+            Some(Ok(Ok(resp))) => resp,
+            Some(Ok(Err(e))) => return Err(http_err(e)),
+            _ => return Err(String::from("the HTTP response never arrived")),
+        };
+        let status = resp.status();
+        let headers = resp
+            .headers()
+            .entries()
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k.to_ascii_lowercase(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                )
+            })
+            .collect();
+        let incoming = resp
+            .consume()
+            .map_err(|_| String::from("response body unavailable"))?;
+        let stream = incoming
+            .stream()
+            .map_err(|_| String::from("response body unavailable"))?;
+        let mut body = Vec::new();
+        let mut truncated = false;
+        loop {
+            if body.len() >= req.max_body {
+                // Anything beyond the cap is left unread and dropped.
+                truncated = matches!(stream.blocking_read(1), Ok(b) if !b.is_empty());
+                break;
+            }
+            let want = (req.max_body - body.len()).min(64 * 1024) as u64;
+            match stream.blocking_read(want) {
+                Ok(chunk) => body.extend_from_slice(&chunk),
+                Err(StreamError::Closed) => break,
+                Err(StreamError::LastOperationFailed(_)) => {
+                    return Err(String::from(
+                        "the connection failed while reading the response body",
+                    ))
+                }
+            }
+        }
+        drop(stream);
+        drop(incoming);
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+            truncated,
+        })
+    }
+
+    fn env(&self, name: &str) -> Option<String> {
+        wasi::cli::environment::get_environment()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    fn now(&self) -> (u64, u32) {
+        let t = wasi::clocks::wall_clock::now();
+        (t.seconds, t.nanoseconds)
+    }
+}
+
+/// Transport failures in words the model can act on.
+fn http_err(e: http::ErrorCode) -> String {
+    String::from(match e {
+        http::ErrorCode::DnsTimeout | http::ErrorCode::DnsError(_) => {
+            "the host name could not be resolved"
+        }
+        http::ErrorCode::DestinationNotFound => "the host was not found",
+        http::ErrorCode::DestinationUnavailable | http::ErrorCode::ConnectionRefused => {
+            "the connection was refused"
+        }
+        http::ErrorCode::ConnectionTimeout => "the connection timed out",
+        http::ErrorCode::ConnectionReadTimeout | http::ErrorCode::ConnectionWriteTimeout => {
+            "the server stopped responding"
+        }
+        http::ErrorCode::ConnectionTerminated | http::ErrorCode::ConnectionLimitReached => {
+            "the connection was closed"
+        }
+        http::ErrorCode::TlsProtocolError
+        | http::ErrorCode::TlsCertificateError
+        | http::ErrorCode::TlsAlertReceived(_) => "the TLS handshake failed",
+        http::ErrorCode::HttpRequestDenied => "the host does not allow this request",
+        http::ErrorCode::HttpResponseTimeout => "the server took too long to answer",
+        http::ErrorCode::HttpResponseBodySize(_) => "the response was too large",
+        http::ErrorCode::HttpRequestUriInvalid => "the URL is invalid",
+        _ => "the HTTP exchange failed",
+    })
+}
+
+struct Kernel;
+
+impl VectorIndex for kernel::Index {
+    fn insert(&mut self, id: u64, vector: &[f32]) -> Result<(), String> {
+        kernel::Index::insert(self, id, vector).map_err(vec_err)
+    }
+    fn search(&mut self, query: &[f32], k: u32, ef: u32) -> Result<Vec<(u64, f32)>, String> {
+        kernel::Index::search(self, query, k, ef)
+            .map(|hits| hits.into_iter().map(|h| (h.id, h.distance)).collect())
+            .map_err(vec_err)
+    }
+    fn count(&self) -> u64 {
+        kernel::Index::len(self)
+    }
+    fn save(&mut self) -> Vec<u8> {
+        kernel::Index::save(self)
+    }
+}
+
+impl Vectors for Kernel {
+    type Index = kernel::Index;
+    fn create(&self, dims: u32) -> kernel::Index {
+        let params = kernel::Params {
+            m: 16,
+            ef_construction: 200,
+            storage: kernel::Storage::Full,
+        };
+        kernel::Index::new(dims, kernel::Metric::Cosine, params)
+    }
+    fn load(&self, bytes: &[u8]) -> Result<kernel::Index, String> {
+        kernel::Index::load(bytes).map_err(vec_err)
+    }
+}
+
+fn vec_err(e: kernel::Error) -> String {
+    match e {
+        kernel::Error::DimensionMismatch(_) => String::from("vector dimension mismatch"),
+        kernel::Error::DuplicateId(_) => String::from("duplicate id"),
+        kernel::Error::CorruptData(m)
+        | kernel::Error::Capacity(m)
+        | kernel::Error::InvalidArgument(m) => m,
+    }
+}
+
+thread_local! {
+    /// The one tools instance: its memory (and vector index) lives as long as
+    /// the component instance does.
+    static TOOLBOX: RefCell<Option<Toolbox<Wasi, Kernel>>> = const { RefCell::new(None) };
+}
+
+struct Component;
+
+impl Guest for Component {
+    fn list() -> Vec<ToolSpec> {
+        crate::SPECS
+            .iter()
+            .map(|s| ToolSpec {
+                name: String::from(s.name),
+                description: String::from(s.description),
+                parameters: String::from(s.parameters),
+            })
+            .collect()
+    }
+
+    fn call(name: String, arguments: String) -> Result<String, WitError> {
+        TOOLBOX.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let tb = slot.get_or_insert_with(|| Toolbox::new(Wasi::new(), Kernel));
+            tb.call(&name, &arguments).map_err(|e| match e {
+                ToolError::UnknownTool(m) => WitError::UnknownTool(m),
+                ToolError::InvalidArguments(m) => WitError::InvalidArguments(m),
+                ToolError::Denied(m) => WitError::Denied(m),
+                ToolError::NotFound(m) => WitError::NotFound(m),
+                ToolError::Failed(m) => WitError::Failed(m),
+            })
+        })
+    }
+}
+
+export!(Component);

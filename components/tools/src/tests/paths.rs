@@ -1,0 +1,152 @@
+use std::os::unix::fs::symlink;
+
+use super::*;
+use crate::paths::resolve;
+
+fn denied(tb: &mut TestBox, tool: &str, args: &str) -> String {
+    match tb.call(tool, args) {
+        Err(ToolError::Denied(m)) => m,
+        other => panic!("{tool} {args}: expected denied, got {other:?}"),
+    }
+}
+
+#[test]
+fn lexical_resolution() {
+    let dir = TempDir::new();
+    let p = TestPlatform::new(&dir.ws());
+    for (input, want) in [
+        ("a/b.md", "a/b.md"),
+        ("./a//b.md/", "a/b.md"),
+        ("a/../b", "b"),
+        ("/workspace", ""),
+        ("/workspace/", ""),
+        ("/workspace/x/./y", "x/y"),
+        (".", ""),
+        ("", ""),
+    ] {
+        assert_eq!(resolve(&p, input).unwrap(), want, "{input}");
+    }
+    for input in [
+        "../x",
+        "a/../../x",
+        "/etc/passwd",
+        "/workspacefoo/a",
+        "/",
+        "/workspace/../etc",
+    ] {
+        assert!(
+            matches!(resolve(&p, input), Err(ToolError::Denied(_))),
+            "{input}"
+        );
+    }
+}
+
+#[test]
+fn escapes_are_denied_with_clear_messages() {
+    let (dir, mut tb) = setup();
+    fs::write(dir.0.join("secret.txt"), "top secret").unwrap();
+    let m = denied(&mut tb, "read_file", r#"{"path":"../secret.txt"}"#);
+    assert!(m.contains("uses .. to leave the workspace"), "{m}");
+    let m = denied(&mut tb, "read_file", r#"{"path":"/etc/passwd"}"#);
+    assert!(
+        m.contains("outside the workspace") && m.contains("/workspace"),
+        "{m}"
+    );
+    denied(
+        &mut tb,
+        "write_file",
+        r#"{"path":"../evil.txt","content":"x"}"#,
+    );
+    assert!(!dir.0.join("evil.txt").exists());
+    denied(&mut tb, "list_dir", r#"{"path":".."}"#);
+    denied(
+        &mut tb,
+        "search_files",
+        r#"{"pattern":"secret","path":"/tmp"}"#,
+    );
+    denied(
+        &mut tb,
+        "edit_file",
+        r#"{"path":"a/../../secret.txt","old_text":"top","new_text":"x"}"#,
+    );
+    assert_eq!(
+        fs::read_to_string(dir.0.join("secret.txt")).unwrap(),
+        "top secret"
+    );
+}
+
+#[test]
+fn symlinks_leading_out_are_denied() {
+    let (dir, mut tb) = setup();
+    fs::write(dir.0.join("secret.txt"), "top secret").unwrap();
+    fs::create_dir(dir.0.join("outside")).unwrap();
+    symlink(dir.0.join("secret.txt"), dir.ws().join("abs_link")).unwrap();
+    symlink("../secret.txt", dir.ws().join("rel_link")).unwrap();
+    symlink("../outside", dir.ws().join("dir_link")).unwrap();
+    symlink("/etc", dir.ws().join("etc")).unwrap();
+    let m = denied(&mut tb, "read_file", r#"{"path":"abs_link"}"#);
+    assert!(m.contains("through the symlink `abs_link`"), "{m}");
+    let m = denied(&mut tb, "read_file", r#"{"path":"rel_link"}"#);
+    assert!(m.contains("symlink `rel_link` -> `../secret.txt`"), "{m}");
+    denied(
+        &mut tb,
+        "write_file",
+        r#"{"path":"dir_link/new.txt","content":"x"}"#,
+    );
+    assert!(!dir.0.join("outside/new.txt").exists());
+    denied(&mut tb, "list_dir", r#"{"path":"etc"}"#);
+    denied(
+        &mut tb,
+        "write_file",
+        r#"{"path":"rel_link","content":"pwned"}"#,
+    );
+    assert_eq!(
+        fs::read_to_string(dir.0.join("secret.txt")).unwrap(),
+        "top secret"
+    );
+}
+
+#[test]
+fn symlinks_inside_the_workspace_work() {
+    let (dir, mut tb) = setup();
+    write(&dir, "real/a.txt", "inside\n");
+    symlink("real", dir.ws().join("alias")).unwrap();
+    symlink("/workspace/real/a.txt", dir.ws().join("abs_inside")).unwrap();
+    fs::create_dir(dir.ws().join("deep")).unwrap();
+    symlink("../real/a.txt", dir.ws().join("deep/up")).unwrap();
+    assert_eq!(
+        ok(&mut tb, "read_file", r#"{"path":"alias/a.txt"}"#),
+        "inside\n"
+    );
+    assert_eq!(
+        ok(&mut tb, "read_file", r#"{"path":"abs_inside"}"#),
+        "inside\n"
+    );
+    assert_eq!(
+        ok(&mut tb, "read_file", r#"{"path":"deep/up"}"#),
+        "inside\n"
+    );
+    // Writing through a link replaces the target, and the link stays a link.
+    ok(
+        &mut tb,
+        "write_file",
+        r#"{"path":"deep/up","content":"new\n"}"#,
+    );
+    assert_eq!(read(&dir, "real/a.txt"), "new\n");
+    assert!(fs::symlink_metadata(dir.ws().join("deep/up"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn symlink_loops_fail_cleanly() {
+    let (dir, mut tb) = setup();
+    symlink("b", dir.ws().join("a")).unwrap();
+    symlink("a", dir.ws().join("b")).unwrap();
+    let e = err(&mut tb, "read_file", r#"{"path":"a"}"#);
+    assert!(
+        matches!(&e, ToolError::Failed(m) if m.contains("too many levels of symlinks")),
+        "{e:?}"
+    );
+}
