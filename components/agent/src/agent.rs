@@ -1,0 +1,166 @@
+//! The tool-use loop: ask the model, run every tool it calls, feed the
+//! results back, repeat until it answers or the iteration limit is hit.
+
+use std::path::Path;
+
+use crate::config::Config;
+use crate::context;
+use crate::error::AgentError;
+use crate::http::{Clock, Http, RetryPolicy, Timeouts};
+use crate::message::{Message, ToolCall, Usage};
+use crate::prompt;
+use crate::provider::{self, arguments_value, ChatRequest, Transport};
+use crate::session;
+use crate::tools::{ToolSpec, Tools};
+
+/// Tool output beyond this is cut before it reaches the model and the
+/// session: one huge file must not evict the whole conversation.
+const MAX_TOOL_RESULT: usize = 64 << 10;
+/// The `[tool]` log line shows at most this much of the arguments.
+const MAX_LOG_ARGS: usize = 200;
+
+/// The platform the loop runs on.
+pub struct Env<'a> {
+    pub http: &'a mut dyn Http,
+    pub clock: &'a mut dyn Clock,
+    pub tools: &'a mut dyn Tools,
+    pub workspace: &'a Path,
+    /// Diagnostics, one line per call (stderr in the CLI).
+    pub log: &'a mut dyn FnMut(&str),
+}
+
+/// Where the assistant's text goes as it is produced.
+pub trait Sink {
+    /// A piece of reply text (a stream delta, or a whole non-streamed reply).
+    fn text(&mut self, delta: &str);
+    /// A model reply ended; `last` is true for the final answer.
+    fn reply_done(&mut self, last: bool);
+}
+
+/// Discards text: the `agent` export returns the reply instead of printing.
+pub struct NoSink;
+
+impl Sink for NoSink {
+    fn text(&mut self, _: &str) {}
+    fn reply_done(&mut self, _: bool) {}
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TurnOutput {
+    pub text: String,
+    pub usage: Usage,
+    pub tool_calls: u32,
+}
+
+pub fn run_turn(
+    cfg: &Config,
+    env: &mut Env,
+    session_name: &str,
+    message: &str,
+    sink: &mut dyn Sink,
+) -> Result<TurnOutput, AgentError> {
+    let name = session::validate_name(session_name).map_err(AgentError::Session)?;
+    let mut history = session::load(env.workspace, name, env.log)?;
+    let system = prompt::system_prompt(env.workspace, env.clock.now_unix());
+    let specs = env.tools.list();
+    let fixed = system.len().div_ceil(4) + specs_tokens(&specs);
+    let budget = (cfg.context_tokens as usize).saturating_sub(fixed);
+
+    let current = history.len();
+    history.push(Message::user(message));
+    let mut out = TurnOutput::default();
+    let mut transport = Transport {
+        http: &mut *env.http,
+        clock: &mut *env.clock,
+        policy: RetryPolicy::default(),
+        timeouts: Timeouts::from_secs(cfg.timeout_secs),
+    };
+    for _ in 0..cfg.max_iterations {
+        let msgs = context::trim(&history, current, budget);
+        let req = ChatRequest {
+            model: &cfg.model,
+            system: &system,
+            messages: &msgs,
+            tools: &specs,
+            stream: cfg.stream,
+            max_tokens: cfg.max_tokens,
+        };
+        let c = provider::complete(
+            &mut transport,
+            &cfg.endpoint,
+            &req,
+            &mut |t| sink.text(t),
+            &mut *env.log,
+        )?;
+        if !cfg.stream && !c.text.is_empty() {
+            sink.text(&c.text);
+        }
+        out.usage.add(c.usage);
+        let last = c.tool_calls.is_empty();
+        sink.reply_done(last);
+        history.push(Message::assistant(c.text.clone(), c.tool_calls.clone()));
+        if last {
+            session::save(env.workspace, name, &history)?;
+            out.text = c.text;
+            return Ok(out);
+        }
+        for call in &c.tool_calls {
+            out.tool_calls += 1;
+            (env.log)(&format!("[tool] {} {}", call.name, log_args(&call.arguments)));
+            let (content, is_error) = execute(env.tools, call);
+            history.push(Message::tool_result(call, content, is_error));
+        }
+    }
+    session::save(env.workspace, name, &history)?;
+    Err(AgentError::MaxIterations(cfg.max_iterations))
+}
+
+/// Runs one call; every failure becomes an error result for the model.
+fn execute(tools: &mut dyn Tools, call: &ToolCall) -> (String, bool) {
+    let Some(args) = arguments_value(&call.arguments) else {
+        return (
+            format!(
+                "error: invalid arguments: not a JSON object: {}",
+                clip(&call.arguments, MAX_LOG_ARGS)
+            ),
+            true,
+        );
+    };
+    match tools.call(&call.name, &args.to_json()) {
+        Ok(mut text) => {
+            if text.len() > MAX_TOOL_RESULT {
+                let mut cut = MAX_TOOL_RESULT;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                let total = text.len();
+                text.truncate(cut);
+                text.push_str(&format!("\n[... truncated: {total} bytes in total]"));
+            }
+            (text, false)
+        }
+        Err(e) => (e.to_string(), true),
+    }
+}
+
+fn specs_tokens(specs: &[ToolSpec]) -> usize {
+    specs
+        .iter()
+        .map(|s| (s.name.len() + s.description.len() + s.parameters.len()).div_ceil(4) + 8)
+        .sum()
+}
+
+/// Arguments on one line: re-serialized compactly when they are JSON.
+fn log_args(args: &str) -> String {
+    match wasiclaw_json::parse(args) {
+        Ok(v) => clip(&v.to_json(), MAX_LOG_ARGS),
+        Err(_) => clip(&args.replace(['\n', '\r'], " "), MAX_LOG_ARGS),
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}

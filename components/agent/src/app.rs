@@ -1,0 +1,229 @@
+//! The command-line program on top of the loop: one turn from `-m` or stdin,
+//! or an interactive chat. Platform-free, so exit codes and output formats
+//! are tested natively.
+
+use std::io::{BufRead, ErrorKind, Write};
+use std::path::Path;
+
+use crate::agent::{self, Env, Sink};
+use crate::cli::{self, Command, RunArgs};
+use crate::config::{self, Config, Overrides};
+use crate::error::AgentError;
+use crate::http::{Clock, Http};
+use crate::tools::Tools;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_ERROR: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+pub struct Platform<'a> {
+    pub http: &'a mut dyn Http,
+    pub clock: &'a mut dyn Clock,
+    pub tools: &'a mut dyn Tools,
+    /// The workspace directory, or why there is none.
+    pub workspace: Result<&'a Path, String>,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+pub struct Io<'a> {
+    pub stdout: &'a mut dyn Write,
+    pub stderr: &'a mut dyn Write,
+    pub stdin: &'a mut dyn BufRead,
+    pub stdin_is_terminal: bool,
+}
+
+/// Reads `wasiclaw.json` from the workspace (absent is fine) and resolves the
+/// configuration against the environment and flags.
+pub fn load_config(
+    workspace: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    flags: &Overrides,
+) -> Result<Config, AgentError> {
+    let path = workspace.join(config::CONFIG_FILE);
+    let text = match std::fs::read(&path) {
+        Ok(b) => Some(String::from_utf8(b).map_err(|_| {
+            AgentError::Config(format!("{}: not UTF-8", config::CONFIG_FILE))
+        })?),
+        Err(e) if e.kind() == ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(AgentError::Config(format!("cannot read {}: {e}", path.display())))
+        }
+    };
+    config::resolve(text.as_deref(), env, flags)
+}
+
+fn error_line(io: &mut Io, msg: &dyn std::fmt::Display) {
+    let _ = writeln!(io.stderr, "wasiclaw: error: {msg}");
+    let _ = io.stderr.flush();
+}
+
+/// Runs the program; returns the exit code.
+pub fn main(args: &[String], p: &mut Platform, io: &mut Io) -> i32 {
+    let run = match cli::parse_args(args) {
+        Ok(Command::Help) => {
+            let _ = io.stdout.write_all(cli::HELP.as_bytes());
+            return EXIT_OK;
+        }
+        Ok(Command::Version) => {
+            let _ = writeln!(io.stdout, "wasiclaw {}", cli::VERSION);
+            return EXIT_OK;
+        }
+        Ok(Command::Run(run)) => run,
+        Err(msg) => {
+            error_line(io, &format_args!("{msg} (see --help)"));
+            return EXIT_USAGE;
+        }
+    };
+    let workspace = match p.workspace {
+        Ok(w) => w,
+        Err(ref e) => {
+            error_line(io, &AgentError::Config(e.clone()));
+            return EXIT_ERROR;
+        }
+    };
+    let cfg = match load_config(workspace, p.env, &run.overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            error_line(io, &e);
+            return EXIT_ERROR;
+        }
+    };
+    let message = match &run.message {
+        Some(m) => Some(m.clone()),
+        None if !io.stdin_is_terminal => {
+            let mut text = String::new();
+            if let Err(e) = std::io::Read::read_to_string(io.stdin, &mut text) {
+                error_line(io, &format_args!("cannot read the message from stdin: {e}"));
+                return EXIT_ERROR;
+            }
+            Some(text)
+        }
+        None => None,
+    };
+    match message {
+        Some(m) if m.trim().is_empty() => {
+            error_line(
+                io,
+                &"the message is empty (pass -m TEXT or pipe it on stdin; see --help)",
+            );
+            EXIT_USAGE
+        }
+        Some(m) => match turn(&cfg, p, workspace, io, &run, m.trim()) {
+            Ok(()) => EXIT_OK,
+            Err(()) => EXIT_ERROR,
+        },
+        None => chat(&cfg, p, workspace, io, &run),
+    }
+}
+
+fn chat(cfg: &Config, p: &mut Platform, ws: &Path, io: &mut Io, run: &RunArgs) -> i32 {
+    let _ = writeln!(
+        io.stderr,
+        "wasiclaw {} - {} {} - session '{}' (/exit to quit)",
+        cli::VERSION,
+        cfg.endpoint.kind.as_str(),
+        cfg.model,
+        run.session
+    );
+    loop {
+        let _ = io.stderr.write_all(b"you> ");
+        let _ = io.stderr.flush();
+        let mut line = String::new();
+        match io.stdin.read_line(&mut line) {
+            Ok(0) => return EXIT_OK,
+            Ok(_) => {}
+            Err(e) => {
+                error_line(io, &format_args!("cannot read stdin: {e}"));
+                return EXIT_ERROR;
+            }
+        }
+        let line = line.trim();
+        match line {
+            "" => continue,
+            "/exit" | "/quit" => return EXIT_OK,
+            _ => {
+                // Errors are already reported; the chat goes on.
+                let _ = turn(cfg, p, ws, io, run, line);
+            }
+        }
+    }
+}
+
+/// Streams the reply to stdout; reports a failure as one stderr line.
+fn turn(
+    cfg: &Config,
+    p: &mut Platform,
+    ws: &Path,
+    io: &mut Io,
+    run: &RunArgs,
+    message: &str,
+) -> Result<(), ()> {
+    let mut sink = StdoutSink {
+        out: &mut *io.stdout,
+        open: false,
+    };
+    let stderr = &mut *io.stderr;
+    let mut log = |line: &str| {
+        let _ = writeln!(stderr, "{line}");
+        let _ = stderr.flush();
+    };
+    let mut env = Env {
+        http: &mut *p.http,
+        clock: &mut *p.clock,
+        tools: &mut *p.tools,
+        workspace: ws,
+        log: &mut log,
+    };
+    let result = agent::run_turn(cfg, &mut env, &run.session, message, &mut sink);
+    if let Err(e) = result {
+        if sink.open {
+            sink.reply_done(false);
+        }
+        error_line(io, &e);
+        return Err(());
+    }
+    Ok(())
+}
+
+/// Writes reply text to stdout as it comes; ends each reply that printed
+/// something (and always the final one) with a newline.
+struct StdoutSink<'a> {
+    out: &'a mut dyn Write,
+    open: bool,
+}
+
+impl Sink for StdoutSink<'_> {
+    fn text(&mut self, delta: &str) {
+        let _ = self.out.write_all(delta.as_bytes());
+        let _ = self.out.flush();
+        self.open = true;
+    }
+
+    fn reply_done(&mut self, last: bool) {
+        if self.open || last {
+            let _ = self.out.write_all(b"\n");
+            let _ = self.out.flush();
+        }
+        self.open = false;
+    }
+}
+
+/// The `agent` export: one turn, config from the workspace and environment,
+/// nothing printed to stdout (tool activity still goes to `log`).
+pub fn export_turn(
+    p: &mut Platform,
+    log: &mut dyn FnMut(&str),
+    session: &str,
+    message: &str,
+) -> Result<agent::TurnOutput, AgentError> {
+    let ws = p.workspace.clone().map_err(AgentError::Config)?;
+    let cfg = load_config(ws, p.env, &Overrides::default())?;
+    let mut env = Env {
+        http: &mut *p.http,
+        clock: &mut *p.clock,
+        tools: &mut *p.tools,
+        workspace: ws,
+        log,
+    };
+    agent::run_turn(&cfg, &mut env, session, message, &mut agent::NoSink)
+}

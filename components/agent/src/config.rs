@@ -1,0 +1,208 @@
+//! Configuration, lowest to highest precedence: built-in defaults,
+//! `wasiclaw.json` in the workspace, environment variables, command-line flags.
+
+use wasiclaw_json::Value;
+
+use crate::error::AgentError;
+use crate::provider::{Endpoint, ProviderKind};
+
+pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+pub const DEFAULT_ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+pub const DEFAULT_OPENAI_MODEL: &str = "gpt-4o-mini";
+pub const DEFAULT_ANTHROPIC_MODEL: &str = "claude-3-5-haiku-latest";
+pub const DEFAULT_MAX_ITERATIONS: u32 = 20;
+pub const DEFAULT_CONTEXT_TOKENS: u32 = 32_000;
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+pub const DEFAULT_TIMEOUT_SECS: u64 = 300;
+pub const CONFIG_FILE: &str = "wasiclaw.json";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub endpoint: Endpoint,
+    pub model: String,
+    pub max_iterations: u32,
+    pub stream: bool,
+    pub context_tokens: u32,
+    pub max_tokens: u32,
+    pub timeout_secs: u64,
+}
+
+/// What the command line may override.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub provider: Option<ProviderKind>,
+    pub model: Option<String>,
+    pub max_iterations: Option<u32>,
+    pub no_stream: bool,
+}
+
+/// `wasiclaw.json`, every key optional.
+#[derive(Default)]
+struct FileConfig {
+    provider: Option<String>,
+    model: Option<String>,
+    max_iterations: Option<u32>,
+    stream: Option<bool>,
+    context_tokens: Option<u32>,
+    max_tokens: Option<u32>,
+    timeout_secs: Option<u64>,
+    openai: ProviderSection,
+    anthropic: ProviderSection,
+}
+
+#[derive(Default)]
+struct ProviderSection {
+    base_url: Option<String>,
+    api_key: Option<String>,
+}
+
+fn bad(msg: String) -> AgentError {
+    AgentError::Config(format!("{CONFIG_FILE}: {msg}"))
+}
+
+fn file_str(v: &Value, key: &str) -> Result<Option<String>, AgentError> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(bad(format!("\"{key}\" must be a string"))),
+    }
+}
+
+fn file_num(v: &Value, key: &str, min: u64) -> Result<Option<u64>, AgentError> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(n) => match n.as_u64() {
+            Some(n) if n >= min && n <= u64::from(u32::MAX) => Ok(Some(n)),
+            _ => Err(bad(format!("\"{key}\" must be an integer >= {min}"))),
+        },
+    }
+}
+
+fn section(v: &Value, key: &str) -> Result<ProviderSection, AgentError> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(ProviderSection::default()),
+        Some(s @ Value::Obj(_)) => Ok(ProviderSection {
+            base_url: file_str(s, "baseUrl")?,
+            api_key: file_str(s, "apiKey")?,
+        }),
+        Some(_) => Err(bad(format!("\"{key}\" must be an object"))),
+    }
+}
+
+fn parse_file(text: &str) -> Result<FileConfig, AgentError> {
+    let v = wasiclaw_json::parse(text).map_err(|e| bad(e.to_string()))?;
+    if v.as_object().is_none() {
+        return Err(bad("the top level must be an object".into()));
+    }
+    let stream = match v.get("stream") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(bad("\"stream\" must be true or false".into())),
+    };
+    // Read by the tools component; validated here so a typo fails early.
+    file_str(&v, "embeddingModel")?;
+    Ok(FileConfig {
+        provider: file_str(&v, "provider")?,
+        model: file_str(&v, "model")?,
+        max_iterations: file_num(&v, "maxIterations", 1)?.map(|n| n as u32),
+        stream,
+        context_tokens: file_num(&v, "contextTokens", 1)?.map(|n| n as u32),
+        max_tokens: file_num(&v, "maxTokens", 1)?.map(|n| n as u32),
+        timeout_secs: file_num(&v, "timeoutSecs", 1)?,
+        openai: section(&v, "openai")?,
+        anthropic: section(&v, "anthropic")?,
+    })
+}
+
+/// Resolves the configuration. `file` is the text of `wasiclaw.json` if the
+/// workspace has one; `env` looks up environment variables (empty = unset).
+pub fn resolve(
+    file: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    flags: &Overrides,
+) -> Result<Config, AgentError> {
+    let f = match file {
+        Some(text) => parse_file(text)?,
+        None => FileConfig::default(),
+    };
+    let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    let openai_key = env("OPENAI_API_KEY").or(f.openai.api_key.clone());
+    let openai_url = env("OPENAI_BASE_URL").or(f.openai.base_url.clone());
+    let anthropic_key = env("ANTHROPIC_API_KEY").or(f.anthropic.api_key.clone());
+    let anthropic_url = env("ANTHROPIC_BASE_URL").or(f.anthropic.base_url.clone());
+
+    let named = match (env("WASICLAW_PROVIDER"), &f.provider) {
+        (Some(p), _) => Some((p, "WASICLAW_PROVIDER")),
+        (None, Some(p)) => Some((p.clone(), "\"provider\" in wasiclaw.json")),
+        (None, None) => None,
+    };
+    let kind = match (flags.provider, named) {
+        (Some(k), _) => k,
+        (None, Some((p, from))) => ProviderKind::parse(p.trim()).ok_or_else(|| {
+            AgentError::Config(format!("{from}: unknown provider '{p}' (use openai or anthropic)"))
+        })?,
+        (None, None) => {
+            if openai_key.is_some() {
+                ProviderKind::OpenAi
+            } else if anthropic_key.is_some() {
+                ProviderKind::Anthropic
+            } else if openai_url.is_some() {
+                ProviderKind::OpenAi
+            } else if anthropic_url.is_some() {
+                ProviderKind::Anthropic
+            } else {
+                return Err(AgentError::Config(
+                    "no provider configured: set OPENAI_API_KEY or ANTHROPIC_API_KEY \
+                     (or OPENAI_BASE_URL for a local server)"
+                        .into(),
+                ));
+            }
+        }
+    };
+    let (key, url, default_url, key_var, default_model) = match kind {
+        ProviderKind::OpenAi => (
+            openai_key,
+            openai_url,
+            DEFAULT_OPENAI_BASE_URL,
+            "OPENAI_API_KEY",
+            DEFAULT_OPENAI_MODEL,
+        ),
+        ProviderKind::Anthropic => (
+            anthropic_key,
+            anthropic_url,
+            DEFAULT_ANTHROPIC_BASE_URL,
+            "ANTHROPIC_API_KEY",
+            DEFAULT_ANTHROPIC_MODEL,
+        ),
+    };
+    let base_url = url.unwrap_or_else(|| default_url.to_string());
+    // The hosted APIs always need a key; local servers (Ollama, mocks) do not.
+    if key.is_none() && base_url.trim_end_matches('/') == default_url {
+        return Err(AgentError::Config(format!(
+            "{key_var} is not set (needed for {default_url})"
+        )));
+    }
+    crate::http::split_url(&base_url).map_err(AgentError::Config)?;
+    let model = flags
+        .model
+        .clone()
+        .or(env("WASICLAW_MODEL"))
+        .or(f.model)
+        .unwrap_or_else(|| default_model.to_string());
+    Ok(Config {
+        endpoint: Endpoint {
+            kind,
+            base_url,
+            api_key: key,
+        },
+        model,
+        max_iterations: flags
+            .max_iterations
+            .or(f.max_iterations)
+            .unwrap_or(DEFAULT_MAX_ITERATIONS),
+        stream: !flags.no_stream && f.stream.unwrap_or(true),
+        context_tokens: f.context_tokens.unwrap_or(DEFAULT_CONTEXT_TOKENS),
+        max_tokens: f.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+        timeout_secs: f.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
+    })
+}

@@ -1,0 +1,201 @@
+//! The HTTP seam and the retry policy on top of it. The wasm shim implements
+//! [`Http`] over `wasi:http`; tests implement it with scripted replies.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::AgentError;
+
+pub struct Request {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Per-request time limits, mapped onto `wasi:http` request options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub first_byte: Duration,
+    pub between_bytes: Duration,
+}
+
+impl Timeouts {
+    pub fn from_secs(secs: u64) -> Timeouts {
+        let t = Duration::from_secs(secs.max(1));
+        Timeouts {
+            connect: t.min(Duration::from_secs(30)),
+            first_byte: t,
+            between_bytes: t,
+        }
+    }
+}
+
+/// A response body read chunk by chunk, so streams are handled as they arrive.
+pub trait Body {
+    /// The next chunk, or `None` at the end of the body.
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError>;
+}
+
+pub struct Response {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Box<dyn Body>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Reads the whole body, refusing more than `limit` bytes.
+    pub fn read_all(&mut self, limit: usize) -> Result<Vec<u8>, HttpError> {
+        let mut out = Vec::new();
+        while let Some(chunk) = self.body.next_chunk()? {
+            if out.len() + chunk.len() > limit {
+                return Err(HttpError::Other(format!(
+                    "response body larger than {limit} bytes"
+                )));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HttpError {
+    /// The request could not be delivered (DNS, refused, reset, TLS).
+    Connect(String),
+    /// A connect, first-byte or between-bytes timeout fired.
+    Timeout(String),
+    /// Anything else: invalid URL, protocol error, oversized body.
+    Other(String),
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HttpError::Connect(m) => write!(f, "connection failed: {m}"),
+            HttpError::Timeout(m) => write!(f, "timed out: {m}"),
+            HttpError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+pub trait Http {
+    fn send(&mut self, req: &Request, timeouts: Timeouts) -> Result<Response, HttpError>;
+}
+
+/// Time, behind a seam so retries and the prompt's date are testable.
+pub trait Clock {
+    /// Seconds since the Unix epoch (wall clock).
+    fn now_unix(&self) -> u64;
+    fn sleep(&mut self, d: Duration);
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub base_delay: Duration,
+    /// Upper bound for any single wait, `Retry-After` included: a server
+    /// asking for an hour should fail the turn, not hang it.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (0-based): exponential backoff,
+    /// or the server's `Retry-After` seconds when it gave one; both capped.
+    pub fn delay(&self, retry: u32, retry_after: Option<&str>) -> Duration {
+        let d = match retry_after.and_then(|s| s.trim().parse::<u64>().ok()) {
+            Some(secs) => Duration::from_secs(secs),
+            None => self.base_delay.saturating_mul(1u32 << retry.min(16)),
+        };
+        d.min(self.max_delay)
+    }
+}
+
+pub fn is_retryable_status(status: u16) -> bool {
+    status == 429 || (500..=599).contains(&status)
+}
+
+/// Sends `req`, retrying connection errors and 429/5xx answers. Returns the
+/// first response that is not retryable, or the last one once retries run
+/// out (the caller turns an error status into a provider error).
+pub fn send_with_retry(
+    http: &mut dyn Http,
+    clock: &mut dyn Clock,
+    policy: &RetryPolicy,
+    req: &Request,
+    timeouts: Timeouts,
+    log: &mut dyn FnMut(&str),
+) -> Result<Response, AgentError> {
+    let mut retry = 0;
+    loop {
+        let (why, wait) = match http.send(req, timeouts) {
+            Ok(resp) if is_retryable_status(resp.status) && retry < policy.max_retries => {
+                let wait = policy.delay(retry, resp.header("retry-after"));
+                (format!("HTTP {}", resp.status), wait)
+            }
+            Ok(resp) => return Ok(resp),
+            Err(e) if retry < policy.max_retries => (e.to_string(), policy.delay(retry, None)),
+            Err(e) => {
+                return Err(AgentError::Http(format!(
+                    "{}: {e} (gave up after {} attempts)",
+                    req.url,
+                    retry + 1
+                )))
+            }
+        };
+        retry += 1;
+        log(&format!(
+            "wasiclaw: {why}; retrying in {}ms (retry {retry} of {})",
+            wait.as_millis(),
+            policy.max_retries
+        ));
+        clock.sleep(wait);
+    }
+}
+
+/// The parts of an `http(s)://` URL that `wasi:http` wants separately.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UrlParts<'a> {
+    pub https: bool,
+    pub authority: &'a str,
+    pub path_and_query: &'a str,
+}
+
+pub fn split_url(url: &str) -> Result<UrlParts<'_>, String> {
+    let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(format!("unsupported URL (need http:// or https://): {url}"));
+    };
+    let cut = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(cut);
+    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace)
+    {
+        return Err(format!("invalid host in URL: {url}"));
+    }
+    Ok(UrlParts {
+        https,
+        authority,
+        path_and_query: if path.is_empty() { "/" } else { path },
+    })
+}

@@ -1,0 +1,66 @@
+//! The system prompt: a short built-in preamble plus the workspace's
+//! bootstrap files in nanobot's layout.
+
+use std::path::Path;
+
+/// Read in this order when present; each shapes a different part of the agent.
+pub const BOOTSTRAP_FILES: [&str; 5] = ["AGENTS.md", "SOUL.md", "USER.md", "TOOLS.md", "MEMORY.md"];
+/// Larger files are cut: the prompt must leave room for the conversation.
+const MAX_FILE_BYTES: usize = 32 << 10;
+
+pub fn system_prompt(workspace: &Path, now_unix: u64) -> String {
+    let mut p = String::from(
+        "You are wasiclaw, a personal AI assistant running in a WebAssembly sandbox.\n",
+    );
+    p.push_str("Current date and time: ");
+    p.push_str(&format_utc(now_unix));
+    p.push_str("\nWorkspace: ");
+    p.push_str(&workspace.display().to_string());
+    p.push_str(
+        " (file tool paths are relative to it; nothing outside it is reachable).\n\
+         Use the tools when they help: read a file before editing it, prefer small \
+         precise edits, save durable facts about the user with the memory tools and \
+         search memory before saying you don't know. When a tool returns an error, \
+         read it and adjust instead of repeating the same call. Answer concisely.\n",
+    );
+    for name in BOOTSTRAP_FILES {
+        let Ok(bytes) = std::fs::read(workspace.join(name)) else {
+            continue;
+        };
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        if text.len() > MAX_FILE_BYTES {
+            let mut cut = MAX_FILE_BYTES;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push_str("\n[... truncated]");
+        }
+        p.push_str("\n## ");
+        p.push_str(name);
+        p.push_str("\n\n");
+        p.push_str(text.trim_end());
+        p.push('\n');
+    }
+    p
+}
+
+/// `YYYY-MM-DD HH:MM UTC` without a date library (days-to-civil algorithm).
+pub fn format_utc(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}

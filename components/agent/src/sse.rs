@@ -1,0 +1,104 @@
+//! An incremental Server-Sent Events decoder: bytes in (split anywhere, even
+//! inside a UTF-8 sequence), complete events out.
+
+/// Refuse lines longer than this; a server that never sends a newline would
+/// otherwise grow the buffer without bound.
+const MAX_LINE: usize = 8 << 20;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Event {
+    /// The `event:` field; empty when the server sent none.
+    pub event: String,
+    /// All `data:` lines of the event joined with `\n`.
+    pub data: String,
+}
+
+#[derive(Default)]
+pub struct Decoder {
+    buf: Vec<u8>,
+    event: String,
+    data: String,
+    has_data: bool,
+}
+
+impl Decoder {
+    pub fn new() -> Decoder {
+        Decoder::default()
+    }
+
+    /// Feeds a chunk and returns every event it completed.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<Event>, String> {
+        self.buf.extend_from_slice(chunk);
+        let mut out = Vec::new();
+        let mut start = 0;
+        while let Some(nl) = self.buf[start..].iter().position(|&b| b == b'\n') {
+            let end = start + nl;
+            let line = &self.buf[start..end];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let line = std::str::from_utf8(line)
+                .map_err(|_| "stream is not valid UTF-8".to_string())?
+                .to_string();
+            start = end + 1;
+            if let Some(ev) = self.line(&line) {
+                out.push(ev);
+            }
+        }
+        self.buf.drain(..start);
+        if self.buf.len() > MAX_LINE {
+            return Err(format!("stream line longer than {MAX_LINE} bytes"));
+        }
+        Ok(out)
+    }
+
+    /// Flushes at end of stream: a final event without its blank line still
+    /// counts (some servers close right after the last `data:` line).
+    pub fn finish(&mut self) -> Result<Option<Event>, String> {
+        if !self.buf.is_empty() {
+            let rest = std::mem::take(&mut self.buf);
+            let line = std::str::from_utf8(&rest)
+                .map_err(|_| "stream is not valid UTF-8".to_string())?;
+            let line = line.strip_suffix('\r').unwrap_or(line).to_string();
+            if let Some(ev) = self.line(&line) {
+                return Ok(Some(ev));
+            }
+        }
+        Ok(self.dispatch())
+    }
+
+    fn line(&mut self, line: &str) -> Option<Event> {
+        if line.is_empty() {
+            return self.dispatch();
+        }
+        if line.starts_with(':') {
+            return None;
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+            None => (line, ""),
+        };
+        match field {
+            "event" => self.event = value.to_string(),
+            "data" => {
+                if self.has_data {
+                    self.data.push('\n');
+                }
+                self.data.push_str(value);
+                self.has_data = true;
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn dispatch(&mut self) -> Option<Event> {
+        let event = std::mem::take(&mut self.event);
+        if !self.has_data {
+            return None;
+        }
+        self.has_data = false;
+        Some(Event {
+            event,
+            data: std::mem::take(&mut self.data),
+        })
+    }
+}

@@ -1,0 +1,40 @@
+//! The tools seam: in the component it is the imported `wasiclaw:core/tools`
+//! interface, in tests a fake.
+
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema text, passed to the model as a JSON value.
+    pub parameters: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToolError {
+    UnknownTool(String),
+    InvalidArguments(String),
+    Denied(String),
+    NotFound(String),
+    Failed(String),
+}
+
+/// The text the model sees for a failed call, e.g. `error: denied: ...`.
+impl fmt::Display for ToolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, msg) = match self {
+            ToolError::UnknownTool(m) => ("unknown tool", m),
+            ToolError::InvalidArguments(m) => ("invalid arguments", m),
+            ToolError::Denied(m) => ("denied", m),
+            ToolError::NotFound(m) => ("not found", m),
+            ToolError::Failed(m) => ("failed", m),
+        };
+        write!(f, "error: {kind}: {msg}")
+    }
+}
+
+pub trait Tools {
+    fn list(&mut self) -> Vec<ToolSpec>;
+    fn call(&mut self, name: &str, arguments: &str) -> Result<String, ToolError>;
+}

@@ -1,0 +1,155 @@
+//! The component shim: WIT bindings and the seams implemented over WASI.
+
+mod http;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::app::{self, Io, Platform};
+use crate::error::AgentError;
+use crate::tools::{ToolError, ToolSpec, Tools};
+
+wit_bindgen::generate!({
+    // The contract world plus the two CLI interfaces the command needs:
+    // terminal-stdin (chat vs. piped message) and exit (exit status 2).
+    inline: "package wasiclaw:agent-shim;
+        world agent-cli-shim {
+            include wasiclaw:core/agent-cli@0.1.0;
+            import wasi:cli/terminal-stdin@0.2.12;
+            import wasi:cli/exit@0.2.12;
+        }",
+    path: "../../wit",
+    generate_all,
+});
+
+use exports::wasiclaw::core::agent as wit_agent;
+use wasiclaw::core::tools as wit_tools;
+
+struct Component;
+
+struct WasiTools;
+
+impl Tools for WasiTools {
+    fn list(&mut self) -> Vec<ToolSpec> {
+        wit_tools::list()
+            .into_iter()
+            .map(|t| ToolSpec {
+                name: t.name,
+                description: t.description,
+                parameters: t.parameters,
+            })
+            .collect()
+    }
+
+    fn call(&mut self, name: &str, arguments: &str) -> Result<String, ToolError> {
+        use wit_tools::ToolError as E;
+        wit_tools::call(name, arguments).map_err(|e| match e {
+            E::UnknownTool(m) => ToolError::UnknownTool(m),
+            E::InvalidArguments(m) => ToolError::InvalidArguments(m),
+            E::Denied(m) => ToolError::Denied(m),
+            E::NotFound(m) => ToolError::NotFound(m),
+            E::Failed(m) => ToolError::Failed(m),
+        })
+    }
+}
+
+struct WasiClock;
+
+impl crate::http::Clock for WasiClock {
+    fn now_unix(&self) -> u64 {
+        wasi::clocks::wall_clock::now().seconds
+    }
+
+    fn sleep(&mut self, d: Duration) {
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        wasi::clocks::monotonic_clock::subscribe_duration(nanos).block();
+    }
+}
+
+/// `/workspace` when preopened, else the first preopen.
+fn workspace() -> Result<PathBuf, String> {
+    let dirs = wasi::filesystem::preopens::get_directories();
+    let names: Vec<String> = dirs.into_iter().map(|(_, name)| name).collect();
+    names
+        .iter()
+        .find(|n| n.trim_end_matches('/') == "/workspace")
+        .or(names.first())
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            "no workspace directory: run with --dir <dir>::/workspace".to_string()
+        })
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn with_platform<R>(f: impl FnOnce(&mut Platform) -> R) -> R {
+    let ws = workspace();
+    let mut http = http::WasiHttp;
+    let mut clock = WasiClock;
+    let mut tools = WasiTools;
+    let mut p = Platform {
+        http: &mut http,
+        clock: &mut clock,
+        tools: &mut tools,
+        workspace: ws.as_deref().map_err(Clone::clone),
+        env: &env_var,
+    };
+    f(&mut p)
+}
+
+impl exports::wasi::cli::run::Guest for Component {
+    fn run() -> Result<(), ()> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let stdin = std::io::stdin();
+        let code = with_platform(|p| {
+            let mut io = Io {
+                stdout: &mut std::io::stdout(),
+                stderr: &mut std::io::stderr(),
+                stdin: &mut stdin.lock(),
+                stdin_is_terminal: wasi::cli::terminal_stdin::get_terminal_stdin().is_some(),
+            };
+            app::main(&args, p, &mut io)
+        });
+        let _ = std::io::stdout().flush();
+        match code {
+            app::EXIT_OK => Ok(()),
+            app::EXIT_ERROR => Err(()),
+            other => {
+                let _ = std::io::stderr().flush();
+                wasi::cli::exit::exit_with_code(other as u8);
+                Err(())
+            }
+        }
+    }
+}
+
+impl wit_agent::Guest for Component {
+    fn turn(session: String, message: String) -> Result<wit_agent::Reply, wit_agent::Error> {
+        let mut log = |line: &str| {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        };
+        let out = with_platform(|p| app::export_turn(p, &mut log, &session, &message));
+        match out {
+            Ok(o) => Ok(wit_agent::Reply {
+                text: o.text,
+                usage: wit_agent::Usage {
+                    input_tokens: o.usage.input_tokens,
+                    output_tokens: o.usage.output_tokens,
+                },
+                tool_calls: o.tool_calls,
+            }),
+            Err(e) => Err(match e {
+                AgentError::Config(m) => wit_agent::Error::Config(m),
+                AgentError::Http(m) => wit_agent::Error::Http(m),
+                AgentError::Provider(m) => wit_agent::Error::Provider(m),
+                AgentError::Session(m) => wit_agent::Error::Session(m),
+                AgentError::MaxIterations(n) => wit_agent::Error::MaxIterations(n),
+            }),
+        }
+    }
+}
+
+export!(Component);
