@@ -1,6 +1,8 @@
 //! Argument extraction: every failure names the field and what was expected,
 //! so the model can fix its call on the next turn.
 
+use crate::prelude::*;
+
 use wasiclaw_json::{Map, Value};
 
 use crate::error::{cat, num, ToolError};

@@ -2,9 +2,11 @@
 //! when `WASICLAW_EMBEDDING_MODEL` is set, otherwise a built-in hashed n-gram
 //! embedder so memory works offline and without keys.
 
+use crate::prelude::*;
+
 use wasiclaw_json::Value;
 
-use crate::error::{cat, num, ToolError};
+use crate::error::{cat, lossy, num, prefix_chars, ToolError};
 use crate::platform::{HttpRequest, Method, Platform};
 use crate::url::parse_url;
 
@@ -76,22 +78,27 @@ impl Embedder {
 /// rest of this module; non-ASCII characters still count as word characters.
 pub fn local_embed(text: &str) -> Vec<f32> {
     let mut v = vec![0f32; LOCAL_DIMS];
-    let lower = text.to_ascii_lowercase();
-    let words = lower
-        .split(|c: char| c.is_ascii() && !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty() && !STOPWORDS.contains(w));
-    let mut padded = Vec::with_capacity(64);
-    for w in words {
-        add(&mut v, hash(b'w', w.as_bytes()), 1.0);
-        padded.clear();
-        padded.push(b' ');
-        padded.extend_from_slice(w.as_bytes());
-        padded.push(b' ');
-        for tri in padded.windows(3) {
-            add(&mut v, hash(b't', tri), 0.5);
+    // Each word as ` word ` (lower-cased); bytes >= 0x80 are parts of
+    // non-ASCII characters and count as word characters.
+    let mut padded = vec![b' '];
+    for &c in text.as_bytes().iter().chain(b" ") {
+        if c >= 0x80 || c.is_ascii_alphanumeric() {
+            padded.push(c.to_ascii_lowercase());
+            continue;
+        }
+        if padded.len() > 1 {
+            let word = &padded[1..];
+            if !STOPWORDS.iter().any(|s| s.as_bytes() == word) {
+                add(&mut v, hash(b'w', word), 1.0);
+                padded.push(b' ');
+                for tri in padded.windows(3) {
+                    add(&mut v, hash(b't', tri), 0.5);
+                }
+            }
+            padded.truncate(1);
         }
     }
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let norm = sqrt(v.iter().map(|x| x * x).sum::<f32>());
     if norm > 0.0 {
         v.iter_mut().for_each(|x| *x /= norm);
     }
@@ -163,9 +170,9 @@ fn remote_embed<P: Platform>(
         ]))
     };
     let resp = p.http(&req).map_err(|e| fail(&e))?;
-    let reply = String::from_utf8_lossy(&resp.body);
+    let reply = lossy(resp.body);
     if !(200..300).contains(&resp.status) {
-        let snippet: String = reply.chars().take(300).collect();
+        let snippet = prefix_chars(&reply, 300);
         return Err(fail(&cat(&[
             "HTTP ",
             &num(resp.status as u64),
@@ -186,14 +193,97 @@ fn remote_embed<P: Platform>(
         .ok_or_else(|| fail("the response has no data[0].embedding array"))?;
     let mut out = Vec::with_capacity(arr.len());
     for x in arr {
-        let f = x
-            .as_f64()
-            .filter(|f| f.is_finite())
-            .ok_or_else(|| fail("data[0].embedding holds a non-number"))?;
-        out.push(f as f32);
+        let f = match x {
+            Value::Num(n) => parse_f32(n.as_str()),
+            _ => None,
+        };
+        out.push(
+            f.ok_or_else(|| fail("data[0].embedding holds something other than a finite number"))?,
+        );
     }
     if out.is_empty() {
         return Err(fail("data[0].embedding is empty"));
     }
     Ok(out)
+}
+
+/// Parses a JSON number's text as `f32`. Not correctly rounded in the last
+/// `f64` bit, which is far below `f32` precision; core's exact float parser
+/// (with its 11 KB power-of-five table) would cost a sixth of the component.
+pub fn parse_f32(s: &str) -> Option<f32> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let neg = b.first() == Some(&b'-');
+    if neg {
+        i += 1;
+    }
+    let (mut mant, mut exp, mut digits) = (0u64, 0i32, 0);
+    let mut frac = false;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'.' && !frac {
+            frac = true;
+        } else if c.is_ascii_digit() {
+            digits += 1;
+            if mant < 100_000_000_000_000_000 {
+                mant = mant * 10 + (c - b'0') as u64;
+                exp -= frac as i32;
+            } else {
+                exp += !frac as i32;
+            }
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if digits == 0 {
+        return None;
+    }
+    if i < b.len() && (b[i] | 0x20) == b'e' {
+        i += 1;
+        let eneg = b.get(i) == Some(&b'-');
+        if matches!(b.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        let start = i;
+        let mut e = 0i32;
+        while i < b.len() && b[i].is_ascii_digit() {
+            e = (e * 10 + (b[i] - b'0') as i32).min(10_000);
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        exp += if eneg { -e } else { e };
+    }
+    if i != b.len() {
+        return None;
+    }
+    let mut x = mant as f64;
+    // Beyond these the result is 0 or infinite in f32 anyway.
+    let exp = exp.clamp(-400, 400);
+    for _ in 0..exp.unsigned_abs() {
+        if exp > 0 {
+            x *= 10.0;
+        } else {
+            x /= 10.0;
+        }
+    }
+    let f = if neg { -x } else { x } as f32;
+    f.is_finite().then_some(f)
+}
+
+/// Square root without std (`f32::sqrt` is not in core, the wasm intrinsic is
+/// unstable): Newton's method in `f64` from a bit-trick guess. Plain
+/// arithmetic, so native tests and the component embed bit-identically.
+fn sqrt(x: f32) -> f32 {
+    if x <= 0.0 || !x.is_finite() {
+        return 0.0;
+    }
+    let x = x as f64;
+    let mut y = f64::from_bits((x.to_bits() >> 1) + 0x1FF8_0000_0000_0000);
+    for _ in 0..5 {
+        y = 0.5 * (y + x / y);
+    }
+    y as f32
 }

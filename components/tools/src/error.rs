@@ -2,6 +2,8 @@
 //! one-to-one so the shim is a plain match; every message is written for the
 //! model, which reads it as the tool result and is expected to recover.
 
+use crate::prelude::*;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolError {
     /// No tool of that name; the message lists the valid names.
@@ -52,4 +54,54 @@ pub fn num(mut n: u64) -> String {
     }
     // Only ASCII digits were written.
     String::from(core::str::from_utf8(&buf[i..]).unwrap_or("0"))
+}
+
+/// Byte offset of the first `needle` in `hay` at or after `from`. A plain
+/// scan: core's two-way string searcher costs 2.5 KB and inputs here are
+/// small (argument text, one file for edit_file, HTTP header values).
+pub fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if needle.is_empty() {
+        return (from <= hay.len()).then_some(from);
+    }
+    let last = hay.len().checked_sub(needle.len())?;
+    (from..=last).find(|&i| hay[i..i + needle.len()] == *needle)
+}
+
+/// Characters in `s`, counted without core's SIMD-style `chars().count()`.
+pub fn char_count(s: &str) -> usize {
+    s.bytes().filter(|b| b & 0xC0 != 0x80).count()
+}
+
+/// Bytes as text, invalid UTF-8 replaced; reuses the buffer when valid.
+pub fn lossy(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
+/// `parts` joined by `sep`; `[T]::join` instantiates a 1 KB generic copier.
+pub fn join(parts: &[String], sep: &str) -> String {
+    let mut s = String::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            s.push_str(sep);
+        }
+        s.push_str(p);
+    }
+    s
+}
+
+/// The first `n` characters of `s`.
+pub fn prefix_chars(s: &str, n: usize) -> &str {
+    let mut seen = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if b & 0xC0 != 0x80 {
+            if seen == n {
+                return &s[..i];
+            }
+            seen += 1;
+        }
+    }
+    s
 }

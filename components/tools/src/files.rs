@@ -1,12 +1,14 @@
 //! read_file, write_file, edit_file and list_dir.
 
+use crate::prelude::*;
+
 use wasiclaw_json::Map;
 
 use crate::args::{opt_uint, req_str};
-use crate::error::{cat, num, ToolError};
+use crate::error::{cat, find, lossy, num, ToolError};
 use crate::fsx::{mkdirs, read_all, write_atomic};
 use crate::paths::{display, fs_error, resolve, split_parent};
-use crate::platform::{FsError, Kind, Platform};
+use crate::platform::{sort_by_name, FsError, Kind, Platform};
 
 /// Lines returned by read_file when no `limit` is given.
 pub const READ_DEFAULT_LINES: u64 = 2000;
@@ -114,11 +116,8 @@ pub fn read_file<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
             }
         }
     }
-    let shown = out.iter().filter(|&&b| b == b'\n').count() as u64;
-    let mut text = match String::from_utf8(out) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    };
+    let shown = newlines(&out);
+    let mut text = lossy(out);
     if cut_line {
         if !text.ends_with('\n') {
             text.push('\n');
@@ -197,7 +196,14 @@ pub fn edit_file<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
             " is not UTF-8 text, so it cannot be edited",
         ]))
     })?;
-    let count = text.matches(old).count();
+    let (tb, ob) = (text.as_bytes(), old.as_bytes());
+    let at = find(tb, ob, 0);
+    let mut count = 0;
+    let mut next = at;
+    while let Some(i) = next {
+        count += 1;
+        next = find(tb, ob, i + ob.len());
+    }
     if count != 1 {
         let msg = if count == 0 {
             cat(&[
@@ -216,8 +222,8 @@ pub fn edit_file<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
         };
         return Err(ToolError::Failed(msg));
     }
-    let at = text.find(old).unwrap_or(0);
-    let line = text[..at].matches('\n').count() as u64 + 1;
+    let at = at.unwrap_or(0);
+    let line = newlines(&tb[..at]) + 1;
     let mut edited = String::with_capacity(text.len() - old.len() + new.len());
     edited.push_str(&text[..at]);
     edited.push_str(new);
@@ -236,11 +242,16 @@ pub fn edit_file<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
     ]))
 }
 
+fn newlines(b: &[u8]) -> u64 {
+    b.iter().filter(|&&c| c == b'\n').count() as u64
+}
+
 fn line_count(s: &str) -> u64 {
     if s.is_empty() {
         return 0;
     }
-    s.trim_end_matches('\n').matches('\n').count() as u64 + 1
+    let b = s.as_bytes();
+    newlines(b) + (b.last() != Some(&b'\n')) as u64
 }
 
 pub fn list_dir<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
@@ -259,7 +270,7 @@ pub fn list_dir<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
     if entries.is_empty() {
         return Ok(String::from("[empty directory]"));
     }
-    entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    sort_by_name(&mut entries);
     let mut out = String::new();
     for e in entries.iter().take(LIST_MAX_ENTRIES) {
         out.push_str(&e.name);

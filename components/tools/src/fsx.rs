@@ -2,10 +2,12 @@
 //! and parent-directory creation, built from the platform's primitives so the
 //! crash-safety logic itself is unit-tested.
 
+use crate::prelude::*;
+
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{cat, num, ToolError};
-use crate::paths::{display, fs_error, join, split_parent};
+use crate::paths::{child, display, fs_error, split_parent};
 use crate::platform::{FsError, Kind, Platform};
 
 /// Distinguishes temp files made within one clock tick.
@@ -27,7 +29,7 @@ pub fn write_atomic<P: Platform>(p: &P, rel: &str, data: &[u8]) -> Result<(), To
     }
     let (secs, nanos) = p.now();
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = join(
+    let tmp = child(
         dir,
         &cat(&[".", name, ".tmp-", &num(secs ^ nanos as u64), "-", &num(n)]),
     );

@@ -3,6 +3,8 @@
 //! whitespace collapsed. A tolerant scanner rather than a parser: web pages
 //! are routinely malformed and all we need is the prose.
 
+use crate::prelude::*;
+
 /// Elements whose content is never prose.
 const SKIP: &[&str] = &["script", "style", "noscript", "template", "svg", "head"];
 /// Elements that start a new line of text.
@@ -136,7 +138,10 @@ fn tag_at(b: &[u8], i: usize) -> (String, bool, usize) {
     if !starts_ok {
         return (String::new(), false, i + 1);
     }
-    let name = String::from_utf8_lossy(&b[start..j]).to_ascii_lowercase();
+    // Only ASCII bytes were accepted into the name.
+    let name = core::str::from_utf8(&b[start..j])
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let mut quote = 0u8;
     while j < b.len() {
         let c = b[j];
@@ -224,10 +229,17 @@ fn decode_entity(s: &str) -> Option<(char, usize)> {
     let end = s[1..].find(';').map(|i| i + 1).filter(|&i| i <= 12)?;
     let body = &s[1..end];
     let c = if let Some(n) = body.strip_prefix('#') {
-        let code = match n.strip_prefix('x').or_else(|| n.strip_prefix('X')) {
-            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-            None => n.parse::<u32>().ok()?,
+        let (digits, radix) = match n.strip_prefix(['x', 'X']) {
+            Some(hex) => (hex, 16),
+            None => (n, 10),
         };
+        let mut code = 0u32;
+        for c in digits.chars() {
+            code = code.checked_mul(radix)?.checked_add(c.to_digit(radix)?)?;
+        }
+        if digits.is_empty() {
+            return None;
+        }
         char::from_u32(code).unwrap_or('\u{FFFD}')
     } else {
         NAMED.iter().find(|(k, _)| *k == body)?.1

@@ -6,6 +6,17 @@
 //! seams with wasi:filesystem, wasi:http, wasi:cli/environment,
 //! wasi:clocks/wall-clock and the imported vector kernel.
 
+#![cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), no_std)]
+
+extern crate alloc;
+
+/// `alloc` names for modules that must also build without std (the component).
+mod prelude {
+    pub use alloc::string::String;
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
+
 mod args;
 mod embed;
 pub mod error;
@@ -34,6 +45,7 @@ pub use specs::{Spec, SPECS};
 
 use error::cat;
 use memory::Memory;
+use prelude::*;
 
 /// One tools instance: the platform, the vector backend and the memory it
 /// loads lazily on the first memory call and keeps for its lifetime.

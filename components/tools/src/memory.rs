@@ -7,11 +7,13 @@
 //! crash the index can at worst lag the texts; a lagging, unreadable or
 //! foreign-embedder index is rebuilt from the texts on load.
 
+use crate::prelude::*;
+
 use wasiclaw_json::{quote, Map, Value};
 
 use crate::args::{opt_str_list, opt_uint, req_str};
 use crate::embed::Embedder;
-use crate::error::{cat, num, ToolError};
+use crate::error::{cat, join, lossy, num, ToolError};
 use crate::fsx::{mkdirs, read_all, write_atomic};
 use crate::platform::{FsError, Platform, VectorIndex, Vectors};
 use crate::time::iso8601;
@@ -173,7 +175,7 @@ impl<I: VectorIndex> Memory<I> {
         let e = &self.entries[self.entries.len() - 1];
         let mut out = cat(&["Saved memory #", &num(id)]);
         if !e.tags.is_empty() {
-            out.push_str(&cat(&[" (tags: ", &e.tags.join(", "), ")"]));
+            out.push_str(&cat(&[" (tags: ", &join(&e.tags, ", "), ")"]));
         }
         self.note_rebuild(&mut out);
         Ok(out)
@@ -227,14 +229,14 @@ impl<I: VectorIndex> Memory<I> {
                 &num(e.id),
             ]));
             if !e.tags.is_empty() {
-                out.push_str(&cat(&[" tags: ", &e.tags.join(", "), ";"]));
+                out.push_str(&cat(&[" tags: ", &join(&e.tags, ", "), ";"]));
             }
-            out.push_str(&cat(&[
-                " saved ",
-                &e.saved_at,
-                "\n   ",
-                &e.text.replace('\n', "\n   "),
-            ]));
+            out.push_str(&cat(&[" saved ", &e.saved_at]));
+            // The text indented under its header, line by line.
+            for line in e.text.split('\n') {
+                out.push_str("\n   ");
+                out.push_str(line);
+            }
         }
         self.note_rebuild(&mut out);
         Ok(out)
@@ -376,5 +378,5 @@ fn read_bytes_opt<P: Platform>(p: &P, rel: &str) -> Result<Option<Vec<u8>>, Tool
 }
 
 fn read_opt<P: Platform>(p: &P, rel: &str) -> Result<Option<String>, ToolError> {
-    Ok(read_bytes_opt(p, rel)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    Ok(read_bytes_opt(p, rel)?.map(lossy))
 }

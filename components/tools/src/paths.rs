@@ -5,7 +5,9 @@
 //! still has the final say; this layer exists so the model gets a clear
 //! `denied` message instead of an opaque I/O error.
 
-use crate::error::{cat, ToolError};
+use crate::prelude::*;
+
+use crate::error::{cat, join, ToolError};
 use crate::platform::{FsError, Kind, Platform};
 
 /// Symlink expansions allowed while resolving one path (Linux uses 40).
@@ -28,7 +30,8 @@ pub fn resolve<P: Platform>(p: &P, input: &str) -> Result<String, ToolError> {
         ]))
     })?;
     // Pending components, innermost last so `pop` yields them in order.
-    let mut todo: Vec<String> = rel.split('/').rev().map(String::from).collect();
+    let mut todo: Vec<String> = Vec::new();
+    push_reversed(&mut todo, rel);
     let mut done: Vec<String> = Vec::new();
     let mut hops = 0;
     // Once a component is missing nothing below it can be a symlink.
@@ -51,7 +54,7 @@ pub fn resolve<P: Platform>(p: &P, input: &str) -> Result<String, ToolError> {
         if missing {
             continue;
         }
-        let here = done.join("/");
+        let here = join(&done, "/");
         match p.stat(&here) {
             Ok(st) if st.kind == Kind::Symlink => {
                 hops += 1;
@@ -92,14 +95,23 @@ pub fn resolve<P: Platform>(p: &P, input: &str) -> Result<String, ToolError> {
                         _ => depth += 1,
                     }
                 }
-                todo.extend(target_rel.split('/').rev().map(String::from));
+                push_reversed(&mut todo, target_rel);
             }
             Ok(_) => {}
             Err(FsError::NotFound) | Err(FsError::NotDirectory) => missing = true,
             Err(e) => return Err(fs_error(e, &here)),
         }
     }
-    Ok(done.join("/"))
+    Ok(join(&done, "/"))
+}
+
+/// Pushes the components of `path` so that popping yields them in order.
+fn push_reversed(todo: &mut Vec<String>, path: &str) {
+    let start = todo.len();
+    for part in path.split('/') {
+        todo.push(String::from(part));
+    }
+    todo[start..].reverse();
 }
 
 /// The part of an absolute path below the workspace mount, or the path itself
@@ -167,7 +179,7 @@ pub fn split_parent(rel: &str) -> (&str, &str) {
     }
 }
 
-pub fn join(dir: &str, name: &str) -> String {
+pub fn child(dir: &str, name: &str) -> String {
     if dir.is_empty() {
         String::from(name)
     } else {

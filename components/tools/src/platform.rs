@@ -6,6 +6,8 @@
 //! vector kernel) unchanged. Paths handed to the platform are already
 //! confined: workspace-relative, `/`-separated, no `.`/`..`, `""` for the root.
 
+use crate::prelude::*;
+
 /// Why a filesystem operation failed, reduced to what the tools act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FsError {
@@ -37,6 +39,35 @@ pub struct Stat {
 pub struct DirEntry {
     pub name: String,
     pub kind: Kind,
+}
+
+/// Sorts entries by name. A plain heapsort: core's sort costs about 3.5 KB per
+/// instantiation, and a directory listing is never hot.
+pub fn sort_by_name(v: &mut [DirEntry]) {
+    fn sift(v: &mut [DirEntry], mut root: usize, end: usize) {
+        loop {
+            let mut child = 2 * root + 1;
+            if child >= end {
+                return;
+            }
+            if child + 1 < end && v[child].name < v[child + 1].name {
+                child += 1;
+            }
+            if v[root].name >= v[child].name {
+                return;
+            }
+            v.swap(root, child);
+            root = child;
+        }
+    }
+    let n = v.len();
+    for i in (0..n / 2).rev() {
+        sift(v, i, n);
+    }
+    for end in (1..n).rev() {
+        v.swap(0, end);
+        sift(v, 0, end);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

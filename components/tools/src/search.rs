@@ -2,12 +2,14 @@
 //! is a literal substring or a `*`/`?` wildcard, not a regex: the `regex`
 //! crate alone would cost more than this whole component's budget.
 
+use crate::prelude::*;
+
 use wasiclaw_json::Map;
 
 use crate::args::{opt_str, req_str};
 use crate::error::{cat, num, ToolError};
-use crate::paths::{display, fs_error, join, resolve};
-use crate::platform::{Kind, Platform};
+use crate::paths::{child, display, fs_error, resolve};
+use crate::platform::{sort_by_name, Kind, Platform};
 
 pub const MAX_MATCHES: usize = 200;
 pub const MAX_OUTPUT: usize = 30_000;
@@ -116,12 +118,11 @@ pub fn search_files<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
                 break;
             }
             let mut entries = p.list(&dir).map_err(|e| fs_error(e, &dir))?;
-            // Reverse order on the stack so files and dirs come out sorted.
-            entries.sort_unstable_by(|a, b| b.name.cmp(&a.name));
+            sort_by_name(&mut entries);
             let mut subdirs = Vec::new();
             let mut files = Vec::new();
             for e in entries {
-                let path = join(&dir, &e.name);
+                let path = child(&dir, &e.name);
                 match e.kind {
                     Kind::Dir if !e.name.starts_with('.') => subdirs.push(path),
                     Kind::File => files.push(path),
@@ -129,7 +130,7 @@ pub fn search_files<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
                     _ => {}
                 }
             }
-            for f in files.iter().rev() {
+            for f in &files {
                 if s.full || s.files >= MAX_FILES {
                     s.full = true;
                     break;
@@ -138,7 +139,8 @@ pub fn search_files<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
                     s.file(p, f, &matcher, fst.size);
                 }
             }
-            dirs.extend(subdirs);
+            // Reversed onto the stack so subdirectories are visited in order.
+            dirs.extend(subdirs.into_iter().rev());
         }
     }
 

@@ -3,7 +3,9 @@
 //! and the imported vector kernel, and exports `wasiclaw:core/tools`.
 //! Deliberately thin: all behaviour lives in the natively tested modules.
 
-use std::cell::RefCell;
+use core::cell::UnsafeCell;
+
+use crate::prelude::*;
 
 use crate::platform::{
     DirEntry, FsError, HttpRequest, HttpResponse, Kind, Method, Platform, Stat, VectorIndex,
@@ -384,10 +386,26 @@ fn vec_err(e: kernel::Error) -> String {
     }
 }
 
-thread_local! {
-    /// The one tools instance: its memory (and vector index) lives as long as
-    /// the component instance does.
-    static TOOLBOX: RefCell<Option<Toolbox<Wasi, Kernel>>> = const { RefCell::new(None) };
+/// The one tools instance: its memory (and vector index) lives as long as
+/// the component instance does. A component instance is single-threaded and
+/// the exports are not re-entrant, so at most one `&mut` exists at a time.
+struct Instance(UnsafeCell<Option<Toolbox<Wasi, Kernel>>>);
+
+// SAFETY: wasm32-unknown-unknown without the atomics feature has one thread.
+unsafe impl Sync for Instance {}
+
+static INSTANCE: Instance = Instance(UnsafeCell::new(None));
+
+#[global_allocator]
+static ALLOC: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    // SAFETY: single-threaded target, as above.
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
+/// Panics abort without formatting their message: nobody could read it, and
+/// the formatting machinery would cost a third of the component.
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
 }
 
 struct Component;
@@ -405,16 +423,15 @@ impl Guest for Component {
     }
 
     fn call(name: String, arguments: String) -> Result<String, WitError> {
-        TOOLBOX.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            let tb = slot.get_or_insert_with(|| Toolbox::new(Wasi::new(), Kernel));
-            tb.call(&name, &arguments).map_err(|e| match e {
-                ToolError::UnknownTool(m) => WitError::UnknownTool(m),
-                ToolError::InvalidArguments(m) => WitError::InvalidArguments(m),
-                ToolError::Denied(m) => WitError::Denied(m),
-                ToolError::NotFound(m) => WitError::NotFound(m),
-                ToolError::Failed(m) => WitError::Failed(m),
-            })
+        // SAFETY: see `Instance`; `call` never re-enters itself.
+        let slot = unsafe { &mut *INSTANCE.0.get() };
+        let tb = slot.get_or_insert_with(|| Toolbox::new(Wasi::new(), Kernel));
+        tb.call(&name, &arguments).map_err(|e| match e {
+            ToolError::UnknownTool(m) => WitError::UnknownTool(m),
+            ToolError::InvalidArguments(m) => WitError::InvalidArguments(m),
+            ToolError::Denied(m) => WitError::Denied(m),
+            ToolError::NotFound(m) => WitError::NotFound(m),
+            ToolError::Failed(m) => WitError::Failed(m),
         })
     }
 }

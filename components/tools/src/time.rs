@@ -1,5 +1,7 @@
 //! UTC timestamps for saved memories, without a date library.
 
+use crate::prelude::*;
+
 use crate::error::num;
 
 /// `2024-05-06T07:08:09Z` for seconds since the Unix epoch.

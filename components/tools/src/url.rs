@@ -1,6 +1,8 @@
 //! Just enough URL handling for web_fetch and the embeddings endpoint: parse
 //! absolute http(s) URLs and resolve redirect `Location`s against them.
 
+use crate::prelude::*;
+
 use crate::error::cat;
 use crate::platform::Url;
 
@@ -104,29 +106,26 @@ pub fn resolve_url(base: &Url, loc: &str) -> Result<Url, String> {
 fn remove_dots(pq: &str) -> String {
     let q = pq.find('?').unwrap_or(pq.len());
     let (path, query) = pq.split_at(q);
-    let mut segs: Vec<&str> = Vec::new();
-    let parts: Vec<&str> = path.split('/').skip(1).collect();
-    for (i, seg) in parts.iter().enumerate() {
-        let last = i + 1 == parts.len();
-        match *seg {
-            "." => {
-                if last {
-                    segs.push("");
-                }
-            }
-            ".." => {
-                segs.pop();
-                if last {
-                    segs.push("");
-                }
-            }
-            s => segs.push(s),
-        }
-    }
+    // Segments after the leading `/`; a trailing `.` or `..` leaves a
+    // trailing slash, as a browser would.
     let mut out = String::with_capacity(pq.len());
-    for s in &segs {
-        out.push('/');
-        out.push_str(s);
+    let mut parts = path.split('/').skip(1).peekable();
+    while let Some(seg) = parts.next() {
+        let last = parts.peek().is_none();
+        match seg {
+            "." | ".." => {
+                if seg == ".." {
+                    out.truncate(out.rfind('/').unwrap_or(0));
+                }
+                if last {
+                    out.push('/');
+                }
+            }
+            s => {
+                out.push('/');
+                out.push_str(s);
+            }
+        }
     }
     if out.is_empty() {
         out.push('/');

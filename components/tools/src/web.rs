@@ -1,10 +1,12 @@
 //! web_fetch: GET a page over the platform's HTTP, follow redirects, and hand
 //! the model readable text rather than markup.
 
+use crate::prelude::*;
+
 use wasiclaw_json::Map;
 
 use crate::args::{opt_uint, req_str};
-use crate::error::{cat, num, ToolError};
+use crate::error::{cat, char_count, find, lossy, num, prefix_chars, ToolError};
 use crate::html::html_to_text;
 use crate::platform::{HttpRequest, Method, Platform};
 use crate::url::{parse_url, resolve_url};
@@ -70,9 +72,10 @@ pub fn web_fetch<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
         .header("content-type")
         .unwrap_or("")
         .to_ascii_lowercase();
-    let body = String::from_utf8_lossy(&resp.body);
-    let is_html = ctype.contains("html") || (ctype.is_empty() && sniff_html(&body));
-    if !is_html && !is_textual(&ctype) && resp.body[..resp.body.len().min(1024)].contains(&0) {
+    let binary = resp.body[..resp.body.len().min(1024)].contains(&0);
+    let body = lossy(resp.body);
+    let is_html = has(&ctype, "html") || (ctype.is_empty() && sniff_html(&body));
+    if !is_html && !is_textual(&ctype) && binary {
         return Err(ToolError::Failed(cat(&[
             &url.to_text(),
             " returned binary content (",
@@ -87,7 +90,7 @@ pub fn web_fetch<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
     };
 
     if resp.status >= 400 {
-        let snippet = cut_chars(&text, 300).0;
+        let snippet = prefix_chars(&text, 300);
         return Err(ToolError::Failed(cat(&[
             "HTTP ",
             &num(resp.status as u64),
@@ -98,7 +101,7 @@ pub fn web_fetch<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
         ])));
     }
 
-    let (shown, total) = cut_chars(&text, max_chars as usize);
+    let shown = prefix_chars(&text, max_chars as usize);
     let mut out = cat(&[
         "URL: ",
         &url.to_text(),
@@ -114,7 +117,7 @@ pub fn web_fetch<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
             "\n\n[truncated: showing ",
             &num(max_chars),
             " of ",
-            &num(total as u64),
+            &num(char_count(&text) as u64),
             " characters; call web_fetch with a larger max_chars to see more]",
         ]));
     }
@@ -140,13 +143,9 @@ fn is_textual(ctype: &str) -> bool {
         || ctype.starts_with("text/")
         || ["json", "xml", "javascript", "yaml", "csv", "markdown"]
             .iter()
-            .any(|k| ctype.contains(k))
+            .any(|k| has(ctype, k))
 }
 
-/// The first `max` characters of `s`, and the total character count.
-fn cut_chars(s: &str, max: usize) -> (&str, usize) {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => (&s[..i], max + s[i..].chars().count()),
-        None => (s, s.chars().count()),
-    }
+fn has(hay: &str, needle: &str) -> bool {
+    find(hay.as_bytes(), needle.as_bytes(), 0).is_some()
 }

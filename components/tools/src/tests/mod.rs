@@ -6,6 +6,7 @@ mod files;
 mod memory;
 mod paths;
 mod search;
+mod util;
 mod web;
 
 use std::cell::RefCell;
