@@ -65,7 +65,21 @@ pub fn resolve<P: Platform>(p: &P, input: &str) -> Result<String, ToolError> {
                         "`",
                     ])));
                 }
-                let target = p.readlink(&here).map_err(|e| fs_error(e, &here))?;
+                let target = match p.readlink(&here) {
+                    Ok(t) => t,
+                    // Sandboxing hosts refuse to read links that point out of
+                    // the preopen; that is exactly the case to report.
+                    Err(FsError::Denied) => {
+                        return Err(ToolError::Denied(cat(&[
+                            "`",
+                            input,
+                            "` leads out of the workspace through the symlink `",
+                            &here,
+                            "`",
+                        ])))
+                    }
+                    Err(e) => return Err(fs_error(e, &here)),
+                };
                 done.pop();
                 let out_of_bounds = || {
                     ToolError::Denied(cat(&[

@@ -196,19 +196,18 @@ impl Platform for Wasi {
     }
 
     fn http(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
-        let mut list: Vec<(String, Vec<u8>)> = req
-            .headers
-            .iter()
-            .map(|(k, v)| (String::from(*k), v.as_bytes().to_vec()))
-            .collect();
-        if req.method == Method::Post {
-            list.push((
-                String::from("content-length"),
-                crate::error::num(req.body.len() as u64).into_bytes(),
-            ));
+        // Appended one by one: borrowed arguments, no list to build and lower.
+        let headers = http::Fields::new();
+        let bad_header = |_| String::from("invalid request header");
+        for (k, v) in req.headers {
+            headers.append(k, v.as_bytes()).map_err(bad_header)?;
         }
-        let headers =
-            http::Fields::from_list(&list).map_err(|_| String::from("invalid request header"))?;
+        if req.method == Method::Post {
+            let len = crate::error::num(req.body.len() as u64);
+            headers
+                .append("content-length", len.as_bytes())
+                .map_err(bad_header)?;
+        }
         let r = http::OutgoingRequest::new(headers);
         let method = if req.method == Method::Post {
             http::Method::Post

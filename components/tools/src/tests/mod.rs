@@ -64,6 +64,8 @@ pub struct TestPlatform {
     pub responder: Option<Responder>,
     pub requests: RefCell<Vec<RecordedRequest>>,
     pub now: u64,
+    /// Acts like wasmtime, which refuses to read links that leave the preopen.
+    pub readlink_denied: bool,
 }
 
 impl TestPlatform {
@@ -74,6 +76,7 @@ impl TestPlatform {
             responder: None,
             requests: RefCell::new(Vec::new()),
             now: 1_700_000_000,
+            readlink_denied: false,
         }
     }
 
@@ -159,6 +162,9 @@ impl Platform for TestPlatform {
         fs::remove_file(self.full(path)).map_err(io_err)
     }
     fn readlink(&self, path: &str) -> Result<String, FsError> {
+        if self.readlink_denied {
+            return Err(FsError::Denied);
+        }
         let t = fs::read_link(self.full(path)).map_err(io_err)?;
         Ok(t.to_string_lossy().into_owned())
     }

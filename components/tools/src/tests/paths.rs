@@ -150,3 +150,17 @@ fn symlink_loops_fail_cleanly() {
         "{e:?}"
     );
 }
+
+#[test]
+fn host_refusing_readlink_is_reported_as_an_escape() {
+    let dir = TempDir::new();
+    symlink("/etc/passwd", dir.ws().join("pw")).unwrap();
+    let mut p = TestPlatform::new(&dir.ws());
+    p.readlink_denied = true;
+    let mut tb = toolbox_with(p);
+    let m = denied(&mut tb, "read_file", r#"{"path":"pw"}"#);
+    assert_eq!(
+        m,
+        "`pw` leads out of the workspace through the symlink `pw`"
+    );
+}
