@@ -1,11 +1,10 @@
 //! The tool-use loop: ask the model, run every tool it calls, feed the
 //! results back, repeat until it answers or the iteration limit is hit.
 
-use std::path::Path;
-
 use crate::config::Config;
 use crate::context;
 use crate::error::AgentError;
+use crate::files::Files;
 use crate::http::{Clock, Http, RetryPolicy, Timeouts};
 use crate::message::{Message, ToolCall, Usage};
 use crate::prompt;
@@ -24,7 +23,9 @@ pub struct Env<'a> {
     pub http: &'a mut dyn Http,
     pub clock: &'a mut dyn Clock,
     pub tools: &'a mut dyn Tools,
-    pub workspace: &'a Path,
+    pub files: &'a mut dyn Files,
+    /// The workspace path as the model should see it (e.g. `/workspace`).
+    pub workspace: &'a str,
     /// Diagnostics, one line per call (stderr in the CLI).
     pub log: &'a mut dyn FnMut(&str),
 }
@@ -60,8 +61,8 @@ pub fn run_turn(
     sink: &mut dyn Sink,
 ) -> Result<TurnOutput, AgentError> {
     let name = session::validate_name(session_name).map_err(AgentError::Session)?;
-    let mut history = session::load(env.workspace, name, env.log)?;
-    let system = prompt::system_prompt(env.workspace, env.clock.now_unix());
+    let mut history = session::load(env.files, name, env.log)?;
+    let system = prompt::system_prompt(env.files, env.workspace, env.clock.now_unix());
     let specs = env.tools.list();
     let fixed = system.len().div_ceil(4) + specs_tokens(&specs);
     let budget = (cfg.context_tokens as usize).saturating_sub(fixed);
@@ -100,18 +101,22 @@ pub fn run_turn(
         sink.reply_done(last);
         history.push(Message::assistant(c.text.clone(), c.tool_calls.clone()));
         if last {
-            session::save(env.workspace, name, &history)?;
+            session::save(env.files, name, &history)?;
             out.text = c.text;
             return Ok(out);
         }
         for call in &c.tool_calls {
             out.tool_calls += 1;
-            (env.log)(&format!("[tool] {} {}", call.name, log_args(&call.arguments)));
+            (env.log)(&format!(
+                "[tool] {} {}",
+                call.name,
+                log_args(&call.arguments)
+            ));
             let (content, is_error) = execute(env.tools, call);
             history.push(Message::tool_result(call, content, is_error));
         }
     }
-    session::save(env.workspace, name, &history)?;
+    session::save(env.files, name, &history)?;
     Err(AgentError::MaxIterations(cfg.max_iterations))
 }
 

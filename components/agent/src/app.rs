@@ -2,13 +2,13 @@
 //! or an interactive chat. Platform-free, so exit codes and output formats
 //! are tested natively.
 
-use std::io::{BufRead, ErrorKind, Write};
-use std::path::Path;
+use std::io::{BufRead, Write};
 
 use crate::agent::{self, Env, Sink};
 use crate::cli::{self, Command, RunArgs};
 use crate::config::{self, Config, Overrides};
 use crate::error::AgentError;
+use crate::files::Files;
 use crate::http::{Clock, Http};
 use crate::tools::Tools;
 
@@ -20,8 +20,9 @@ pub struct Platform<'a> {
     pub http: &'a mut dyn Http,
     pub clock: &'a mut dyn Clock,
     pub tools: &'a mut dyn Tools,
-    /// The workspace directory, or why there is none.
-    pub workspace: Result<&'a Path, String>,
+    pub files: &'a mut dyn Files,
+    /// The workspace path as the model sees it, or why there is none.
+    pub workspace: Result<&'a str, String>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -35,19 +36,17 @@ pub struct Io<'a> {
 /// Reads `wasiclaw.json` from the workspace (absent is fine) and resolves the
 /// configuration against the environment and flags.
 pub fn load_config(
-    workspace: &Path,
+    files: &mut dyn Files,
     env: &dyn Fn(&str) -> Option<String>,
     flags: &Overrides,
 ) -> Result<Config, AgentError> {
-    let path = workspace.join(config::CONFIG_FILE);
-    let text = match std::fs::read(&path) {
-        Ok(b) => Some(String::from_utf8(b).map_err(|_| {
-            AgentError::Config(format!("{}: not UTF-8", config::CONFIG_FILE))
-        })?),
-        Err(e) if e.kind() == ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(AgentError::Config(format!("cannot read {}: {e}", path.display())))
-        }
+    let name = config::CONFIG_FILE;
+    let text = match files.read(name) {
+        Ok(Some(b)) => Some(
+            String::from_utf8(b).map_err(|_| AgentError::Config(format!("{name}: not UTF-8")))?,
+        ),
+        Ok(None) => None,
+        Err(e) => return Err(AgentError::Config(format!("cannot read {name}: {e}"))),
     };
     config::resolve(text.as_deref(), env, flags)
 }
@@ -81,7 +80,7 @@ pub fn main(args: &[String], p: &mut Platform, io: &mut Io) -> i32 {
             return EXIT_ERROR;
         }
     };
-    let cfg = match load_config(workspace, p.env, &run.overrides) {
+    let cfg = match load_config(p.files, p.env, &run.overrides) {
         Ok(c) => c,
         Err(e) => {
             error_line(io, &e);
@@ -116,7 +115,7 @@ pub fn main(args: &[String], p: &mut Platform, io: &mut Io) -> i32 {
     }
 }
 
-fn chat(cfg: &Config, p: &mut Platform, ws: &Path, io: &mut Io, run: &RunArgs) -> i32 {
+fn chat(cfg: &Config, p: &mut Platform, ws: &str, io: &mut Io, run: &RunArgs) -> i32 {
     let _ = writeln!(
         io.stderr,
         "wasiclaw {} - {} {} - session '{}' (/exit to quit)",
@@ -153,7 +152,7 @@ fn chat(cfg: &Config, p: &mut Platform, ws: &Path, io: &mut Io, run: &RunArgs) -
 fn turn(
     cfg: &Config,
     p: &mut Platform,
-    ws: &Path,
+    ws: &str,
     io: &mut Io,
     run: &RunArgs,
     message: &str,
@@ -171,6 +170,7 @@ fn turn(
         http: &mut *p.http,
         clock: &mut *p.clock,
         tools: &mut *p.tools,
+        files: &mut *p.files,
         workspace: ws,
         log: &mut log,
     };
@@ -217,11 +217,12 @@ pub fn export_turn(
     message: &str,
 ) -> Result<agent::TurnOutput, AgentError> {
     let ws = p.workspace.clone().map_err(AgentError::Config)?;
-    let cfg = load_config(ws, p.env, &Overrides::default())?;
+    let cfg = load_config(p.files, p.env, &Overrides::default())?;
     let mut env = Env {
         http: &mut *p.http,
         clock: &mut *p.clock,
         tools: &mut *p.tools,
+        files: &mut *p.files,
         workspace: ws,
         log,
     };

@@ -116,15 +116,20 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
             }
             "--provider" => {
                 let v = value(flag)?;
-                run.overrides.provider = Some(ProviderKind::parse(&v).ok_or_else(|| {
-                    format!("unknown provider '{v}' (use openai or anthropic)")
-                })?);
+                run.overrides.provider =
+                    Some(ProviderKind::parse(&v).ok_or_else(|| {
+                        format!("unknown provider '{v}' (use openai or anthropic)")
+                    })?);
             }
             "--max-iterations" => {
                 let v = value(flag)?;
                 match v.parse::<u32>() {
                     Ok(n) if n >= 1 => run.overrides.max_iterations = Some(n),
-                    _ => return Err(format!("--max-iterations needs a positive integer, got '{v}'")),
+                    _ => {
+                        return Err(format!(
+                            "--max-iterations needs a positive integer, got '{v}'"
+                        ))
+                    }
                 }
             }
             "--no-stream" if inline.is_none() => run.overrides.no_stream = true,

@@ -139,7 +139,9 @@ pub fn resolve(
     let kind = match (flags.provider, named) {
         (Some(k), _) => k,
         (None, Some((p, from))) => ProviderKind::parse(p.trim()).ok_or_else(|| {
-            AgentError::Config(format!("{from}: unknown provider '{p}' (use openai or anthropic)"))
+            AgentError::Config(format!(
+                "{from}: unknown provider '{p}' (use openai or anthropic)"
+            ))
         })?,
         (None, None) => {
             if openai_key.is_some() {

@@ -189,8 +189,7 @@ pub fn split_url(url: &str) -> Result<UrlParts<'_>, String> {
     };
     let cut = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(cut);
-    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace)
-    {
+    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
         return Err(format!("invalid host in URL: {url}"));
     }
     Ok(UrlParts {

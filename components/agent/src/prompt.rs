@@ -1,21 +1,22 @@
 //! The system prompt: a short built-in preamble plus the workspace's
 //! bootstrap files in nanobot's layout.
 
-use std::path::Path;
+use crate::files::Files;
 
 /// Read in this order when present; each shapes a different part of the agent.
 pub const BOOTSTRAP_FILES: [&str; 5] = ["AGENTS.md", "SOUL.md", "USER.md", "TOOLS.md", "MEMORY.md"];
 /// Larger files are cut: the prompt must leave room for the conversation.
 const MAX_FILE_BYTES: usize = 32 << 10;
 
-pub fn system_prompt(workspace: &Path, now_unix: u64) -> String {
+/// `workspace` is the directory's name as the model should see it.
+pub fn system_prompt(files: &mut dyn Files, workspace: &str, now_unix: u64) -> String {
     let mut p = String::from(
         "You are wasiclaw, a personal AI assistant running in a WebAssembly sandbox.\n",
     );
     p.push_str("Current date and time: ");
     p.push_str(&format_utc(now_unix));
     p.push_str("\nWorkspace: ");
-    p.push_str(&workspace.display().to_string());
+    p.push_str(workspace);
     p.push_str(
         " (file tool paths are relative to it; nothing outside it is reachable).\n\
          Use the tools when they help: read a file before editing it, prefer small \
@@ -24,7 +25,9 @@ pub fn system_prompt(workspace: &Path, now_unix: u64) -> String {
          read it and adjust instead of repeating the same call. Answer concisely.\n",
     );
     for name in BOOTSTRAP_FILES {
-        let Ok(bytes) = std::fs::read(workspace.join(name)) else {
+        // An unreadable bootstrap file is skipped like a missing one: the
+        // agent still works without it.
+        let Ok(Some(bytes)) = files.read(name) else {
             continue;
         };
         let mut text = String::from_utf8_lossy(&bytes).into_owned();

@@ -2,11 +2,8 @@
 //! Saving rewrites the file through a temp file and a rename, so a crash or a
 //! failed turn leaves the previous version whole.
 
-use std::fs;
-use std::io::{ErrorKind, Write};
-use std::path::{Path, PathBuf};
-
 use crate::error::AgentError;
+use crate::files::Files;
 use crate::message::{Message, Role};
 
 pub const DEFAULT_SESSION: &str = "default";
@@ -30,24 +27,22 @@ pub fn validate_name(name: &str) -> Result<&str, String> {
     Ok(name)
 }
 
-pub fn path(workspace: &Path, name: &str) -> PathBuf {
-    workspace.join("sessions").join(format!("{name}.jsonl"))
+pub fn path(name: &str) -> String {
+    format!("sessions/{name}.jsonl")
 }
 
 /// Reads a session; a missing file is an empty session. Corrupt lines are
 /// skipped and reported through `warn`, the rest is kept.
 pub fn load(
-    workspace: &Path,
+    files: &mut dyn Files,
     name: &str,
     warn: &mut dyn FnMut(&str),
 ) -> Result<Vec<Message>, AgentError> {
-    let p = path(workspace, name);
-    let bytes = match fs::read(&p) {
-        Ok(b) => b,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(AgentError::Session(format!("cannot read {}: {e}", p.display())))
-        }
+    let p = path(name);
+    let bytes = match files.read(&p) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(Vec::new()),
+        Err(e) => return Err(AgentError::Session(format!("cannot read {p}: {e}"))),
     };
     let mut out = Vec::new();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -60,8 +55,7 @@ pub fn load(
         match parsed {
             Ok(m) => out.push(m),
             Err(e) => warn(&format!(
-                "wasiclaw: warning: {} line {}: {e}; line skipped",
-                p.display(),
+                "wasiclaw: warning: {p} line {}: {e}; line skipped",
                 i + 1
             )),
         }
@@ -107,36 +101,27 @@ pub fn repair(msgs: Vec<Message>) -> Vec<Message> {
     out
 }
 
-/// Writes the whole session to a temp file, syncs it and renames it over the
-/// old one.
-pub fn save(workspace: &Path, name: &str, msgs: &[Message]) -> Result<(), AgentError> {
-    let dir = workspace.join("sessions");
-    let err = |what: &str, p: &Path, e: std::io::Error| {
-        AgentError::Session(format!("cannot {what} {}: {e}", p.display()))
-    };
-    fs::create_dir_all(&dir).map_err(|e| err("create", &dir, e))?;
+/// Writes the whole session to a temp file (synced) and renames it over the
+/// old one; on any failure the old file is untouched.
+pub fn save(files: &mut dyn Files, name: &str, msgs: &[Message]) -> Result<(), AgentError> {
+    let err =
+        |what: &str, p: &str, e: String| AgentError::Session(format!("cannot {what} {p}: {e}"));
+    files
+        .create_dir("sessions")
+        .map_err(|e| err("create", "sessions", e))?;
     let mut text = String::new();
     for m in msgs {
         text.push_str(&m.to_json());
         text.push('\n');
     }
-    let tmp = dir.join(format!(".{name}.jsonl.tmp"));
-    let target = path(workspace, name);
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        match f.sync_all() {
-            // Some hosts cannot sync; the rename still keeps the old file whole.
-            Err(e) if e.kind() == ErrorKind::Unsupported => Ok(()),
-            r => r,
-        }
-    };
-    if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
+    let tmp = format!("sessions/.{name}.jsonl.tmp");
+    let target = path(name);
+    if let Err(e) = files.write(&tmp, text.as_bytes()) {
+        let _ = files.remove(&tmp);
         return Err(err("write", &tmp, e));
     }
-    fs::rename(&tmp, &target).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
+    files.rename(&tmp, &target).map_err(|e| {
+        let _ = files.remove(&tmp);
         err("replace", &target, e)
     })
 }

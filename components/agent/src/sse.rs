@@ -55,8 +55,8 @@ impl Decoder {
     pub fn finish(&mut self) -> Result<Option<Event>, String> {
         if !self.buf.is_empty() {
             let rest = std::mem::take(&mut self.buf);
-            let line = std::str::from_utf8(&rest)
-                .map_err(|_| "stream is not valid UTF-8".to_string())?;
+            let line =
+                std::str::from_utf8(&rest).map_err(|_| "stream is not valid UTF-8".to_string())?;
             let line = line.strip_suffix('\r').unwrap_or(line).to_string();
             if let Some(ev) = self.line(&line) {
                 return Ok(Some(ev));

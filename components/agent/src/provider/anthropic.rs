@@ -67,7 +67,10 @@ fn messages(msgs: &[Message]) -> Value {
                         ("name", Value::from(c.name.as_str())),
                         // Bad arguments were already reported back as an error
                         // result; the replayed call just needs a valid object.
-                        ("input", arguments_value(&c.arguments).unwrap_or_else(Value::object)),
+                        (
+                            "input",
+                            arguments_value(&c.arguments).unwrap_or_else(Value::object),
+                        ),
                     ]));
                 }
                 ("assistant", blocks)
@@ -84,7 +87,10 @@ fn messages(msgs: &[Message]) -> Value {
     Value::from(
         out.into_iter()
             .map(|(role, blocks)| {
-                Value::from_pairs([("role", Value::from(role)), ("content", Value::from(blocks))])
+                Value::from_pairs([
+                    ("role", Value::from(role)),
+                    ("content", Value::from(blocks)),
+                ])
             })
             .collect::<Vec<_>>(),
     )
@@ -138,7 +144,9 @@ pub fn parse_reply(body: &str) -> Result<Completion, String> {
             Some("tool_use") => c.tool_calls.push(ToolCall {
                 id: str_field(block, "id", "tool_use block")?.to_string(),
                 name: str_field(block, "name", "tool_use block")?.to_string(),
-                arguments: block.get("input").map_or_else(|| "{}".into(), Value::to_json),
+                arguments: block
+                    .get("input")
+                    .map_or_else(|| "{}".into(), Value::to_json),
             }),
             _ => {} // thinking and future block types carry nothing we use
         }
@@ -151,7 +159,11 @@ pub fn parse_reply(body: &str) -> Result<Completion, String> {
 
 enum Block {
     Text,
-    Tool { id: String, name: String, json: String },
+    Tool {
+        id: String,
+        name: String,
+        json: String,
+    },
     Other,
 }
 
@@ -185,7 +197,9 @@ impl Stream {
                 }
             }
             "content_block_start" => {
-                let b = v.get("content_block").ok_or("content_block_start without a block")?;
+                let b = v
+                    .get("content_block")
+                    .ok_or("content_block_start without a block")?;
                 let block = match b.get("type").and_then(Value::as_str) {
                     Some("text") => {
                         if let Some(t) = b.get("text").and_then(Value::as_str) {
@@ -203,7 +217,9 @@ impl Stream {
                 self.blocks.push((index, block));
             }
             "content_block_delta" => {
-                let d = v.get("delta").ok_or("content_block_delta without a delta")?;
+                let d = v
+                    .get("delta")
+                    .ok_or("content_block_delta without a delta")?;
                 match d.get("type").and_then(Value::as_str) {
                     Some("text_delta") => {
                         let t = str_field(d, "text", "text_delta")?;
@@ -244,8 +260,16 @@ impl Stream {
         let mut tool_calls = Vec::new();
         for (_, b) in self.blocks {
             if let Block::Tool { id, name, json } = b {
-                let arguments = if json.trim().is_empty() { "{}".into() } else { json };
-                tool_calls.push(ToolCall { id, name, arguments });
+                let arguments = if json.trim().is_empty() {
+                    "{}".into()
+                } else {
+                    json
+                };
+                tool_calls.push(ToolCall {
+                    id,
+                    name,
+                    arguments,
+                });
             }
         }
         Ok(Completion {

@@ -74,21 +74,34 @@ impl Endpoint {
                 if let Some(key) = &self.api_key {
                     h.push(("authorization".to_string(), format!("Bearer {key}")));
                 }
-                (format!("{base}/chat/completions"), openai::request_body(req), h)
+                (
+                    format!("{base}/chat/completions"),
+                    openai::request_body(req),
+                    h,
+                )
             }
             ProviderKind::Anthropic => {
                 let mut h = vec![("anthropic-version".to_string(), "2023-06-01".to_string())];
                 if let Some(key) = &self.api_key {
                     h.push(("x-api-key".to_string(), key.clone()));
                 }
-                (format!("{base}/v1/messages"), anthropic::request_body(req), h)
+                (
+                    format!("{base}/v1/messages"),
+                    anthropic::request_body(req),
+                    h,
+                )
             }
         };
         let body = body.to_json().into_bytes();
         headers.push(("content-type".into(), "application/json".into()));
         headers.push((
             "accept".into(),
-            if req.stream { "text/event-stream" } else { "application/json" }.into(),
+            if req.stream {
+                "text/event-stream"
+            } else {
+                "application/json"
+            }
+            .into(),
         ));
         headers.push(("content-length".into(), body.len().to_string()));
         Request { url, headers, body }
@@ -116,7 +129,11 @@ impl StreamState {
         }
     }
 
-    pub fn on_event(&mut self, ev: &sse::Event, on_text: &mut dyn FnMut(&str)) -> Result<(), String> {
+    pub fn on_event(
+        &mut self,
+        ev: &sse::Event,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<(), String> {
         match self {
             StreamState::OpenAi(s) => s.on_event(ev, on_text),
             StreamState::Anthropic(s) => s.on_event(ev, on_text),
@@ -158,7 +175,10 @@ pub fn complete(
             .unwrap_or_default();
         let msg = format!("{} returned HTTP {}{detail}", request.url, resp.status);
         return Err(if http::is_retryable_status(resp.status) {
-            AgentError::Http(format!("{msg} (gave up after {} attempts)", t.policy.max_retries + 1))
+            AgentError::Http(format!(
+                "{msg} (gave up after {} attempts)",
+                t.policy.max_retries + 1
+            ))
         } else {
             AgentError::Provider(msg)
         });

@@ -185,7 +185,8 @@ impl Stream {
         if self.done {
             return Err("data after [DONE]".into());
         }
-        let v = wasiclaw_json::parse(data).map_err(|e| format!("{e} in event {}", excerpt(data)))?;
+        let v =
+            wasiclaw_json::parse(data).map_err(|e| format!("{e} in event {}", excerpt(data)))?;
         if let Some(e) = api_error(&v) {
             return Err(e);
         }
@@ -196,7 +197,9 @@ impl Stream {
             return Ok(());
         };
         for choice in choices {
-            let Some(delta) = choice.get("delta") else { continue };
+            let Some(delta) = choice.get("delta") else {
+                continue;
+            };
             if let Some(t) = delta.get("content").and_then(Value::as_str) {
                 if !t.is_empty() {
                     self.text.push_str(t);
@@ -271,9 +274,9 @@ impl Stream {
 /// The start of a bad payload, for error messages.
 pub(crate) fn excerpt(s: &str) -> String {
     let cut = s.char_indices().nth(80).map_or(s.len(), |(i, _)| i);
+    let mut out = wasiclaw_json::quote(&s[..cut]);
     if cut < s.len() {
-        format!("{:?}...", &s[..cut])
-    } else {
-        format!("{s:?}")
+        out.push_str("...");
     }
+    out
 }

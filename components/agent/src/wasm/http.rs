@@ -54,10 +54,7 @@ fn classify(e: ErrorCode) -> HttpError {
             HttpError::Timeout(text("no response in time"))
         }
         E::ConnectionWriteTimeout => HttpError::Timeout(text("sending the request timed out")),
-        E::DnsError(p) => HttpError::Connect(format!(
-            "DNS error {}",
-            p.rcode.unwrap_or_default()
-        )),
+        E::DnsError(p) => HttpError::Connect(format!("DNS error {}", p.rcode.unwrap_or_default())),
         E::ConnectionRefused => HttpError::Connect(text("connection refused")),
         E::ConnectionTerminated => HttpError::Connect(text("connection closed")),
         E::DestinationNotFound => HttpError::Connect(text("host not found")),
@@ -69,10 +66,12 @@ fn classify(e: ErrorCode) -> HttpError {
         E::HttpRequestDenied => HttpError::Other(text(
             "the host denied the request (run wasmtime with -S http)",
         )),
-        E::InternalError(m) => {
-            HttpError::Connect(m.unwrap_or_else(|| text("internal error")))
-        }
-        other => HttpError::Other(format!("{other:?}")),
+        E::InternalError(m) => HttpError::Connect(m.unwrap_or_else(|| text("internal error"))),
+        E::HttpRequestUriInvalid => HttpError::Other(text("invalid request URL")),
+        E::HttpProtocolError => HttpError::Connect(text("HTTP protocol error")),
+        E::ConfigurationError => HttpError::Other(text("host HTTP configuration error")),
+        // The remaining codes are rare; their Debug text would cost ~4 KB.
+        _ => HttpError::Other(text("the request failed")),
     }
 }
 
@@ -91,9 +90,17 @@ impl Http for WasiHttp {
         }
         let request = OutgoingRequest::new(headers);
         let bad = |what: &str| HttpError::Other(format!("invalid URL {what}: {}", req.url));
-        request.set_method(&Method::Post).map_err(|_| bad("method"))?;
-        let scheme = if url.https { Scheme::Https } else { Scheme::Http };
-        request.set_scheme(Some(&scheme)).map_err(|_| bad("scheme"))?;
+        request
+            .set_method(&Method::Post)
+            .map_err(|_| bad("method"))?;
+        let scheme = if url.https {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
+        request
+            .set_scheme(Some(&scheme))
+            .map_err(|_| bad("scheme"))?;
         request
             .set_authority(Some(url.authority))
             .map_err(|_| bad("host"))?;
@@ -136,7 +143,12 @@ impl Http for WasiHttp {
             .headers()
             .entries()
             .into_iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.to_ascii_lowercase(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                )
+            })
             .collect();
         let incoming = response
             .consume()

@@ -1,9 +1,9 @@
 //! The component shim: WIT bindings and the seams implemented over WASI.
 
 mod http;
+mod io;
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{BufReader, Write};
 use std::time::Duration;
 
 use crate::app::{self, Io, Platform};
@@ -11,11 +11,16 @@ use crate::error::AgentError;
 use crate::tools::{ToolError, ToolSpec, Tools};
 
 wit_bindgen::generate!({
-    // The contract world plus the two CLI interfaces the command needs:
-    // terminal-stdin (chat vs. piped message) and exit (exit status 2).
+    // The contract world plus the CLI interfaces the command uses directly
+    // (std would import most of them too, at a higher size cost):
+    // terminal-stdin tells chat from piped input, exit gives status 2.
     inline: "package wasiclaw:agent-shim;
         world agent-cli-shim {
             include wasiclaw:core/agent-cli@0.1.0;
+            import wasi:cli/environment@0.2.12;
+            import wasi:cli/stdin@0.2.12;
+            import wasi:cli/stdout@0.2.12;
+            import wasi:cli/stderr@0.2.12;
             import wasi:cli/terminal-stdin@0.2.12;
             import wasi:cli/exit@0.2.12;
         }",
@@ -68,25 +73,33 @@ impl crate::http::Clock for WasiClock {
 }
 
 /// `/workspace` when preopened, else the first preopen.
-fn workspace() -> Result<PathBuf, String> {
-    let dirs = wasi::filesystem::preopens::get_directories();
-    let names: Vec<String> = dirs.into_iter().map(|(_, name)| name).collect();
-    names
+fn workspace() -> (Result<String, String>, io::WasiFiles) {
+    let mut dirs = wasi::filesystem::preopens::get_directories();
+    let at = dirs
         .iter()
-        .find(|n| n.trim_end_matches('/') == "/workspace")
-        .or(names.first())
-        .map(PathBuf::from)
-        .ok_or_else(|| {
-            "no workspace directory: run with --dir <dir>::/workspace".to_string()
-        })
+        .position(|(_, n)| n.trim_end_matches('/') == "/workspace")
+        .unwrap_or(0);
+    if dirs.is_empty() {
+        let why = "no workspace directory: run with --dir <dir>::/workspace".to_string();
+        return (Err(why), io::WasiFiles { dir: None });
+    }
+    let (dir, name) = dirs.swap_remove(at);
+    (Ok(name), io::WasiFiles { dir: Some(dir) })
 }
 
 fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+    wasi::cli::environment::get_environment()
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+fn stderr() -> io::Out {
+    io::Out(wasi::cli::stderr::get_stderr())
 }
 
 fn with_platform<R>(f: impl FnOnce(&mut Platform) -> R) -> R {
-    let ws = workspace();
+    let (ws, mut files) = workspace();
     let mut http = http::WasiHttp;
     let mut clock = WasiClock;
     let mut tools = WasiTools;
@@ -94,6 +107,7 @@ fn with_platform<R>(f: impl FnOnce(&mut Platform) -> R) -> R {
         http: &mut http,
         clock: &mut clock,
         tools: &mut tools,
+        files: &mut files,
         workspace: ws.as_deref().map_err(Clone::clone),
         env: &env_var,
     };
@@ -102,23 +116,23 @@ fn with_platform<R>(f: impl FnOnce(&mut Platform) -> R) -> R {
 
 impl exports::wasi::cli::run::Guest for Component {
     fn run() -> Result<(), ()> {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let stdin = std::io::stdin();
+        let args: Vec<String> = wasi::cli::environment::get_arguments()
+            .into_iter()
+            .skip(1)
+            .collect();
         let code = with_platform(|p| {
             let mut io = Io {
-                stdout: &mut std::io::stdout(),
-                stderr: &mut std::io::stderr(),
-                stdin: &mut stdin.lock(),
+                stdout: &mut io::Out(wasi::cli::stdout::get_stdout()),
+                stderr: &mut stderr(),
+                stdin: &mut BufReader::new(io::In(wasi::cli::stdin::get_stdin())),
                 stdin_is_terminal: wasi::cli::terminal_stdin::get_terminal_stdin().is_some(),
             };
             app::main(&args, p, &mut io)
         });
-        let _ = std::io::stdout().flush();
         match code {
             app::EXIT_OK => Ok(()),
             app::EXIT_ERROR => Err(()),
             other => {
-                let _ = std::io::stderr().flush();
                 wasi::cli::exit::exit_with_code(other as u8);
                 Err(())
             }
@@ -128,8 +142,9 @@ impl exports::wasi::cli::run::Guest for Component {
 
 impl wit_agent::Guest for Component {
     fn turn(session: String, message: String) -> Result<wit_agent::Reply, wit_agent::Error> {
+        let mut err = stderr();
         let mut log = |line: &str| {
-            let _ = writeln!(std::io::stderr(), "{line}");
+            let _ = writeln!(err, "{line}");
         };
         let out = with_platform(|p| app::export_turn(p, &mut log, &session, &message));
         match out {

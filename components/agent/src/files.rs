@@ -1,0 +1,52 @@
+//! The workspace file seam. Paths are relative to the workspace and use `/`.
+//! The component implements it on the preopened `wasi:filesystem`
+//! descriptor directly (std's file layer costs ~10 KB of the size budget);
+//! [`StdFiles`] implements it on a native directory for tests and hosts.
+
+use std::io::{ErrorKind, Write};
+use std::path::PathBuf;
+
+pub trait Files {
+    /// The file's bytes, or `None` when it does not exist.
+    fn read(&mut self, path: &str) -> Result<Option<Vec<u8>>, String>;
+    /// Creates a directory; an existing one is fine.
+    fn create_dir(&mut self, path: &str) -> Result<(), String>;
+    /// Creates or truncates `path`, writes `data` and syncs it to storage.
+    fn write(&mut self, path: &str, data: &[u8]) -> Result<(), String>;
+    /// Replaces `to` with `from` atomically.
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), String>;
+    fn remove(&mut self, path: &str) -> Result<(), String>;
+}
+
+/// [`Files`] on a native directory.
+pub struct StdFiles {
+    pub root: PathBuf,
+}
+
+impl Files for StdFiles {
+    fn read(&mut self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        match std::fs::read(self.root.join(path)) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn create_dir(&mut self, path: &str) -> Result<(), String> {
+        std::fs::create_dir_all(self.root.join(path)).map_err(|e| e.to_string())
+    }
+
+    fn write(&mut self, path: &str, data: &[u8]) -> Result<(), String> {
+        let mut f = std::fs::File::create(self.root.join(path)).map_err(|e| e.to_string())?;
+        f.write_all(data).map_err(|e| e.to_string())?;
+        f.sync_all().map_err(|e| e.to_string())
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
+        std::fs::rename(self.root.join(from), self.root.join(to)).map_err(|e| e.to_string())
+    }
+
+    fn remove(&mut self, path: &str) -> Result<(), String> {
+        std::fs::remove_file(self.root.join(path)).map_err(|e| e.to_string())
+    }
+}
