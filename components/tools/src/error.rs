@@ -98,10 +98,23 @@ pub fn prefix_chars(s: &str, n: usize) -> &str {
     for (i, b) in s.bytes().enumerate() {
         if b & 0xC0 != 0x80 {
             if seen == n {
-                return &s[..i];
+                return sub(s, 0, i);
             }
             seen += 1;
         }
     }
     s
+}
+
+/// `&s[a..b]`, or `""` when out of range or off a character boundary. Every
+/// caller cuts at ASCII delimiters, so the fallback never triggers; `get`
+/// keeps core's slice-error formatter (about 5 KB with its Unicode tables)
+/// out of the component.
+pub fn sub(s: &str, a: usize, b: usize) -> &str {
+    s.get(a..b).unwrap_or("")
+}
+
+/// `&s[a..]`, see [`sub`].
+pub fn tail(s: &str, a: usize) -> &str {
+    s.get(a..).unwrap_or("")
 }

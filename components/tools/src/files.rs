@@ -224,11 +224,11 @@ pub fn edit_file<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
     }
     let at = at.unwrap_or(0);
     let line = newlines(&tb[..at]) + 1;
-    let mut edited = String::with_capacity(text.len() - old.len() + new.len());
-    edited.push_str(&text[..at]);
-    edited.push_str(new);
-    edited.push_str(&text[at + old.len()..]);
-    write_atomic(p, &rel, edited.as_bytes())?;
+    let mut edited = Vec::with_capacity(tb.len() - ob.len() + new.len());
+    edited.extend_from_slice(&tb[..at]);
+    edited.extend_from_slice(new.as_bytes());
+    edited.extend_from_slice(&tb[at + ob.len()..]);
+    write_atomic(p, &rel, &edited)?;
     Ok(cat(&[
         "Edited ",
         display(&rel),

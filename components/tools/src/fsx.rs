@@ -6,7 +6,7 @@ use crate::prelude::*;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::error::{cat, num, ToolError};
+use crate::error::{cat, find, num, sub, ToolError};
 use crate::paths::{child, display, fs_error, split_parent};
 use crate::platform::{FsError, Kind, Platform};
 
@@ -51,11 +51,8 @@ pub fn mkdirs<P: Platform>(p: &P, rel: &str) -> Result<(), ToolError> {
     }
     let mut end = 0;
     loop {
-        end = match rel[end..].find('/') {
-            Some(i) => end + i,
-            None => rel.len(),
-        };
-        let prefix = &rel[..end];
+        end = find(rel.as_bytes(), b"/", end).unwrap_or(rel.len());
+        let prefix = sub(rel, 0, end);
         match p.stat(prefix) {
             Ok(st) if st.kind == Kind::Dir => {}
             Ok(_) => {

@@ -3,6 +3,7 @@
 //! whitespace collapsed. A tolerant scanner rather than a parser: web pages
 //! are routinely malformed and all we need is the prose.
 
+use crate::error::{find, sub, tail};
 use crate::prelude::*;
 
 /// Elements whose content is never prose.
@@ -54,9 +55,9 @@ pub fn html_to_text(html: &str) -> String {
             i += 1;
             continue;
         }
-        decode_into(&html[text_start..i], &mut raw);
+        decode_into(sub(html, text_start, i), &mut raw);
         if b[i..].starts_with(b"<!--") {
-            i = find(b, i + 4, b"-->").map_or(b.len(), |j| j + 3);
+            i = find(b, b"-->", i + 4).map_or(b.len(), |j| j + 3);
             text_start = i;
             continue;
         }
@@ -76,7 +77,7 @@ pub fn html_to_text(html: &str) -> String {
                 if let Some(t) = find_ci(b, i, close, b"<title") {
                     let (_, _, t_end) = tag_at(b, t);
                     let t_close = find_close(b, t_end, "title").min(close);
-                    decode_into(&html[t_end..t_close.max(t_end)], &mut title);
+                    decode_into(sub(html, t_end, t_close), &mut title);
                 }
             }
             i = match close {
@@ -102,7 +103,7 @@ pub fn html_to_text(html: &str) -> String {
         text_start = i;
     }
     if text_start < b.len() {
-        decode_into(&html[text_start..], &mut raw);
+        decode_into(tail(html, text_start), &mut raw);
     }
     let body = raw.out;
     let title = title.out;
@@ -163,7 +164,7 @@ fn tag_at(b: &[u8], i: usize) -> (String, bool, usize) {
 /// or `b.len()` when it is never closed.
 fn find_close(b: &[u8], from: usize, name: &str) -> usize {
     let mut at = from;
-    while let Some(j) = find(b, at, b"</") {
+    while let Some(j) = find(b, b"</", at) {
         let n = name.len();
         if b.len() >= j + 2 + n
             && b[j + 2..j + 2 + n].eq_ignore_ascii_case(name.as_bytes())
@@ -174,16 +175,6 @@ fn find_close(b: &[u8], from: usize, name: &str) -> usize {
         at = j + 2;
     }
     b.len()
-}
-
-fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    if from >= b.len() {
-        return None;
-    }
-    b[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
 }
 
 fn find_ci(b: &[u8], from: usize, to: usize, needle: &[u8]) -> Option<usize> {
@@ -201,16 +192,16 @@ fn find_ci(b: &[u8], from: usize, to: usize, needle: &[u8]) -> Option<usize> {
 fn decode_into(text: &str, out: &mut Text) {
     let mut rest = text;
     while let Some(amp) = rest.find('&') {
-        push_spaced(&rest[..amp], out);
-        rest = &rest[amp..];
+        push_spaced(sub(rest, 0, amp), out);
+        rest = tail(rest, amp);
         match decode_entity(rest) {
             Some((c, len)) => {
                 out.push(c);
-                rest = &rest[len..];
+                rest = tail(rest, len);
             }
             None => {
                 out.push('&');
-                rest = &rest[1..];
+                rest = tail(rest, 1);
             }
         }
     }
@@ -226,8 +217,8 @@ fn push_spaced(s: &str, out: &mut Text) {
 /// Decodes the entity at the start of `s` (which starts with `&`): the decoded
 /// character and the length consumed.
 fn decode_entity(s: &str) -> Option<(char, usize)> {
-    let end = s[1..].find(';').map(|i| i + 1).filter(|&i| i <= 12)?;
-    let body = &s[1..end];
+    let end = find(s.as_bytes(), b";", 1).filter(|&i| i <= 12)?;
+    let body = sub(s, 1, end);
     let c = if let Some(n) = body.strip_prefix('#') {
         let (digits, radix) = match n.strip_prefix(['x', 'X']) {
             Some(hex) => (hex, 16),

@@ -13,7 +13,7 @@ use wasiclaw_json::{quote, Map, Value};
 
 use crate::args::{opt_str_list, opt_uint, req_str};
 use crate::embed::Embedder;
-use crate::error::{cat, join, lossy, num, ToolError};
+use crate::error::{cat, join, lossy, num, tail, ToolError};
 use crate::fsx::{mkdirs, read_all, write_atomic};
 use crate::platform::{FsError, Platform, VectorIndex, Vectors};
 use crate::time::iso8601;
@@ -300,7 +300,7 @@ fn score(s: f32) -> String {
         if s < 0.0 && milli > 0 { "-" } else { "" },
         &num(milli / 1000),
         ".",
-        &frac[1..],
+        tail(&frac, 1),
     ])
 }
 

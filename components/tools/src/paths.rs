@@ -7,7 +7,7 @@
 
 use crate::prelude::*;
 
-use crate::error::{cat, join, ToolError};
+use crate::error::{cat, join, sub, tail, ToolError};
 use crate::platform::{FsError, Kind, Platform};
 
 /// Symlink expansions allowed while resolving one path (Linux uses 40).
@@ -188,7 +188,7 @@ pub fn fs_error(e: FsError, rel: &str) -> ToolError {
 /// Splits `a/b/c` into (`a/b`, `c`); a top-level name has parent `""`.
 pub fn split_parent(rel: &str) -> (&str, &str) {
     match rel.rfind('/') {
-        Some(i) => (&rel[..i], &rel[i + 1..]),
+        Some(i) => (sub(rel, 0, i), tail(rel, i + 1)),
         None => ("", rel),
     }
 }

@@ -27,6 +27,9 @@ use wasi::http::types as http;
 use wasi::io::streams::StreamError;
 use wasiclaw::core::vector as kernel;
 
+#[path = "raw.rs"]
+mod raw;
+
 /// Timeouts for every HTTP exchange, in nanoseconds.
 const CONNECT_TIMEOUT: u64 = 15_000_000_000;
 const FIRST_BYTE_TIMEOUT: u64 = 60_000_000_000;
@@ -233,7 +236,7 @@ impl Platform for Wasi {
         let _ = opts.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let _ = opts.set_first_byte_timeout(Some(FIRST_BYTE_TIMEOUT));
         let _ = opts.set_between_bytes_timeout(Some(BETWEEN_BYTES_TIMEOUT));
-        let pending = wasi::http::outgoing_handler::handle(r, Some(opts)).map_err(http_err)?;
+        let pending = raw::handle(r, opts).map_err(raw::describe)?;
 
         if !req.body.is_empty() {
             let out = body
@@ -245,13 +248,13 @@ impl Platform for Wasi {
             }
             drop(out);
         }
-        http::OutgoingBody::finish(body, None).map_err(http_err)?;
+        raw::finish(body).map_err(raw::describe)?;
 
         pending.subscribe().block();
-        let resp = match pending.get() {
-            Some(Ok(Ok(resp))) => resp,
-            Some(Ok(Err(e))) => return Err(http_err(e)),
-            _ => return Err(String::from("the HTTP response never arrived")),
+        let resp = match raw::get(&pending) {
+            Some(Ok(resp)) => resp,
+            Some(Err(e)) => return Err(raw::describe(e)),
+            None => return Err(String::from("the HTTP response never arrived")),
         };
         let status = resp.status();
         let headers = resp
@@ -311,34 +314,6 @@ impl Platform for Wasi {
         let t = wasi::clocks::wall_clock::now();
         (t.seconds, t.nanoseconds)
     }
-}
-
-/// Transport failures in words the model can act on.
-fn http_err(e: http::ErrorCode) -> String {
-    String::from(match e {
-        http::ErrorCode::DnsTimeout | http::ErrorCode::DnsError(_) => {
-            "the host name could not be resolved"
-        }
-        http::ErrorCode::DestinationNotFound => "the host was not found",
-        http::ErrorCode::DestinationUnavailable | http::ErrorCode::ConnectionRefused => {
-            "the connection was refused"
-        }
-        http::ErrorCode::ConnectionTimeout => "the connection timed out",
-        http::ErrorCode::ConnectionReadTimeout | http::ErrorCode::ConnectionWriteTimeout => {
-            "the server stopped responding"
-        }
-        http::ErrorCode::ConnectionTerminated | http::ErrorCode::ConnectionLimitReached => {
-            "the connection was closed"
-        }
-        http::ErrorCode::TlsProtocolError
-        | http::ErrorCode::TlsCertificateError
-        | http::ErrorCode::TlsAlertReceived(_) => "the TLS handshake failed",
-        http::ErrorCode::HttpRequestDenied => "the host does not allow this request",
-        http::ErrorCode::HttpResponseTimeout => "the server took too long to answer",
-        http::ErrorCode::HttpResponseBodySize(_) => "the response was too large",
-        http::ErrorCode::HttpRequestUriInvalid => "the URL is invalid",
-        _ => "the HTTP exchange failed",
-    })
 }
 
 struct Kernel;

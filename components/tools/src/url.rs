@@ -3,7 +3,7 @@
 
 use crate::prelude::*;
 
-use crate::error::cat;
+use crate::error::{cat, sub, tail};
 use crate::platform::Url;
 
 impl Url {
@@ -35,7 +35,7 @@ pub fn parse_url(s: &str) -> Result<Url, String> {
         ));
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
+    let authority = sub(rest, 0, end);
     if authority.is_empty() {
         return Err(String::from("the URL has no host"));
     }
@@ -44,8 +44,8 @@ pub fn parse_url(s: &str) -> Result<Url, String> {
             "URLs with credentials (user:password@host) are not supported",
         ));
     }
-    let pq = &rest[end..];
-    let pq = &pq[..pq.find('#').unwrap_or(pq.len())];
+    let pq = tail(rest, end);
+    let pq = sub(pq, 0, pq.find('#').unwrap_or(pq.len()));
     let path_query = if pq.is_empty() {
         String::from("/")
     } else if pq.starts_with('?') {
@@ -63,18 +63,18 @@ pub fn parse_url(s: &str) -> Result<Url, String> {
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
+        .then(|| tail(s, prefix.len()))
 }
 
 /// Resolves a `Location` header value against the URL that sent it
 /// (RFC 3986 section 5.2, minus the parts http redirects never use).
 pub fn resolve_url(base: &Url, loc: &str) -> Result<Url, String> {
     let loc = loc.trim();
-    let loc = &loc[..loc.find('#').unwrap_or(loc.len())];
+    let loc = sub(loc, 0, loc.find('#').unwrap_or(loc.len()));
     let scheme_end = loc.find(':');
     if let Some(i) = scheme_end {
         if i > 0
-            && loc[..i]
+            && sub(loc, 0, i)
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
         {
@@ -84,7 +84,8 @@ pub fn resolve_url(base: &Url, loc: &str) -> Result<Url, String> {
     if loc.starts_with("//") {
         return parse_url(&cat(&[if base.https { "https:" } else { "http:" }, loc]));
     }
-    let base_path = &base.path_query[..base.path_query.find('?').unwrap_or(base.path_query.len())];
+    let pq = &base.path_query;
+    let base_path = sub(pq, 0, pq.find('?').unwrap_or(pq.len()));
     let joined = if loc.is_empty() {
         base.path_query.clone()
     } else if loc.starts_with('/') {
@@ -92,7 +93,7 @@ pub fn resolve_url(base: &Url, loc: &str) -> Result<Url, String> {
     } else if loc.starts_with('?') {
         cat(&[base_path, loc])
     } else {
-        let dir = &base_path[..base_path.rfind('/').map_or(0, |i| i + 1)];
+        let dir = sub(base_path, 0, base_path.rfind('/').map_or(0, |i| i + 1));
         cat(&[dir, loc])
     };
     Ok(Url {
@@ -105,7 +106,7 @@ pub fn resolve_url(base: &Url, loc: &str) -> Result<Url, String> {
 /// Removes `.` and `..` segments from the path part of `pq`.
 fn remove_dots(pq: &str) -> String {
     let q = pq.find('?').unwrap_or(pq.len());
-    let (path, query) = pq.split_at(q);
+    let (path, query) = (sub(pq, 0, q), tail(pq, q));
     // Segments after the leading `/`; a trailing `.` or `..` leaves a
     // trailing slash, as a browser would.
     let mut out = String::with_capacity(pq.len());
