@@ -227,14 +227,46 @@ fn max_iterations_stops_a_looping_model() {
 }
 
 #[test]
-fn missing_api_key_is_a_clear_error_without_requests() {
+fn no_provider_configured_is_a_clear_error() {
+    let ws = Workspace::new();
+    let out = Agent::new(&ws).run("hi");
+    out.assert_runtime_error();
+}
+
+/// Local OpenAI-compatible servers need no key, so the agent may try without
+/// one; it must then send no made-up credentials, take the 401 as final (no
+/// retry) and say so in one line.
+#[test]
+fn missing_key_against_a_keyed_server_fails_once_and_clearly() {
     let ws = Workspace::new();
     let server = MockServer::start(Script::new().text("unreachable"));
     let out = Agent::new(&ws)
         .env("OPENAI_BASE_URL", &server.openai_base())
         .run("hi");
     out.assert_runtime_error();
-    assert!(server.requests().is_empty(), "{}", dump(&server));
+    let reqs = server.requests();
+    assert_eq!(
+        reqs.len(),
+        1,
+        "a 401 is not worth retrying\n{}",
+        dump(&server)
+    );
+    assert!(
+        reqs[0].header("authorization").is_none(),
+        "made-up credentials sent"
+    );
+    assert!(
+        out.stderr.contains("401"),
+        "the error should name the status\n{out}"
+    );
+}
+
+#[test]
+fn persistent_truncation_fails_with_one_line() {
+    let ws = Workspace::new();
+    let server = MockServer::start(Script::new().faults(Fault::TruncatedStream, 20));
+    let out = Agent::new(&ws).openai(&server).no_stream().run("hi");
+    out.assert_runtime_error();
 }
 
 #[test]

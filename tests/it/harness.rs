@@ -198,6 +198,10 @@ impl Agent {
         ] {
             cmd.env_remove(k);
         }
+        // Pinned, so results do not depend on the developer's shell: with it,
+        // wasmtime puts host backtraces into wasi:http error strings, and the
+        // agent must still print its error as one line.
+        cmd.env("RUST_BACKTRACE", "1");
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
