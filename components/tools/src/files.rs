@@ -196,13 +196,19 @@ pub fn edit_file<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
             " is not UTF-8 text, so it cannot be edited",
         ]))
     })?;
-    let (tb, ob) = (text.as_bytes(), old.as_bytes());
-    let at = find(tb, ob, 0);
-    let mut count = 0;
-    let mut next = at;
-    while let Some(i) = next {
-        count += 1;
-        next = find(tb, ob, i + ob.len());
+    let tb = text.as_bytes();
+    let (mut old_b, mut new_b) = (old.as_bytes().to_vec(), new.as_bytes().to_vec());
+    let (mut at, mut count) = matches(tb, &old_b);
+    // Models write `\n`; a file with CRLF line ends would never match. Retry
+    // with CRLF (and write the replacement with CRLF too) before giving up.
+    if count == 0
+        && old_b.contains(&b'\n')
+        && !old_b.contains(&b'\r')
+        && find(tb, b"\r\n", 0).is_some()
+    {
+        old_b = crlf(&old_b);
+        new_b = crlf(&new_b);
+        (at, count) = matches(tb, &old_b);
     }
     if count != 1 {
         let msg = if count == 0 {
@@ -222,12 +228,11 @@ pub fn edit_file<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
         };
         return Err(ToolError::Failed(msg));
     }
-    let at = at.unwrap_or(0);
     let line = newlines(&tb[..at]) + 1;
-    let mut edited = Vec::with_capacity(tb.len() - ob.len() + new.len());
+    let mut edited = Vec::with_capacity(tb.len() - old_b.len() + new_b.len());
     edited.extend_from_slice(&tb[..at]);
-    edited.extend_from_slice(new.as_bytes());
-    edited.extend_from_slice(&tb[at + ob.len()..]);
+    edited.extend_from_slice(&new_b);
+    edited.extend_from_slice(&tb[at + old_b.len()..]);
     write_atomic(p, &rel, &edited)?;
     Ok(cat(&[
         "Edited ",
@@ -240,6 +245,29 @@ pub fn edit_file<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
         &num(line_count(new)),
         " line(s)",
     ]))
+}
+
+/// The first match of `needle` in `hay` and the number of (non-overlapping)
+/// matches.
+fn matches(hay: &[u8], needle: &[u8]) -> (usize, usize) {
+    let first = find(hay, needle, 0);
+    let (mut count, mut next) = (0, first);
+    while let Some(i) = next {
+        count += 1;
+        next = find(hay, needle, i + needle.len());
+    }
+    (first.unwrap_or(0), count)
+}
+
+fn crlf(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len() + 8);
+    for &c in b {
+        if c == b'\n' {
+            out.push(b'\r');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn newlines(b: &[u8]) -> u64 {

@@ -88,7 +88,7 @@ impl<P: Platform, V: Vectors> Toolbox<P, V> {
         let m = args::parse_object(arguments)?;
         let (p, v) = (&self.platform, &self.vectors);
         let mem = match &mut self.memory {
-            Some(mem) => mem,
+            Some(mem) if !mem.is_stale(p) => mem,
             slot => slot.insert(Memory::load(p, v)?),
         };
         if name == "memory_search" {

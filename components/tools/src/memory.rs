@@ -45,20 +45,27 @@ pub struct Memory<I> {
     index: Option<(I, u32)>,
     /// Why the index had to be rebuilt on load, reported once to the model.
     rebuilt: Option<&'static str>,
+    /// Size of `entries.jsonl` as last read or written: another process
+    /// (a second agent on the same workspace) that saved in between changes
+    /// it, and the memory is then reloaded instead of overwriting its entry.
+    file_size: u64,
 }
 
 impl<I: VectorIndex> Memory<I> {
     pub fn load<P: Platform, V: Vectors<Index = I>>(p: &P, v: &V) -> Result<Self, ToolError> {
         let embedder = Embedder::from_env(p);
-        let entries = match read_opt(p, ENTRIES)? {
+        let bytes = read_bytes_opt(p, ENTRIES)?;
+        let file_size = bytes.as_ref().map_or(0, |b| b.len() as u64);
+        let entries = match bytes {
             None => Vec::new(),
-            Some(text) => parse_entries(&text)?,
+            Some(bytes) => parse_entries(&lossy(bytes))?,
         };
         let mut mem = Memory {
             embedder,
             entries,
             index: None,
             rebuilt: None,
+            file_size,
         };
         if mem.entries.is_empty() {
             return Ok(mem);
@@ -242,6 +249,11 @@ impl<I: VectorIndex> Memory<I> {
         Ok(out)
     }
 
+    /// Whether the texts on disk changed since this memory read or wrote them.
+    pub fn is_stale<P: Platform>(&self, p: &P) -> bool {
+        p.stat(ENTRIES).map_or(0, |s| s.size) != self.file_size
+    }
+
     fn note_rebuild(&mut self, out: &mut String) {
         if let Some(why) = self.rebuilt.take() {
             out.push_str(&cat(&[
@@ -262,6 +274,7 @@ impl<I: VectorIndex> Memory<I> {
             jsonl.push('\n');
         }
         write_atomic(p, ENTRIES, jsonl.as_bytes())?;
+        self.file_size = jsonl.len() as u64;
         self.persist_index(p)
     }
 

@@ -199,6 +199,30 @@ fn edit_file_exactly_once() {
 }
 
 #[test]
+fn edit_file_matches_lf_text_in_crlf_files() {
+    let (dir, mut tb) = setup();
+    write(&dir, "w.txt", "a\r\nb\r\nc\r\n");
+    let out = ok(
+        &mut tb,
+        "edit_file",
+        r#"{"path":"w.txt","old_text":"a\nb\n","new_text":"x\ny\nz\n"}"#,
+    );
+    assert_eq!(
+        out,
+        "Edited w.txt: replaced 2 line(s) at line 1 with 3 line(s)"
+    );
+    assert_eq!(read(&dir, "w.txt"), "x\r\ny\r\nz\r\nc\r\n");
+    // Still exact otherwise: no match in an LF file.
+    write(&dir, "l.txt", "a\nb\n");
+    let e = err(
+        &mut tb,
+        "edit_file",
+        r#"{"path":"l.txt","old_text":"a\r\nb","new_text":"x"}"#,
+    );
+    assert!(e.message().contains("0 matches"), "{e:?}");
+}
+
+#[test]
 fn list_dir_sorted_with_dir_slashes() {
     let (dir, mut tb) = setup();
     write(&dir, "b.txt", "");

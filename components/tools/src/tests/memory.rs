@@ -310,3 +310,26 @@ fn stale_or_corrupt_index_is_rebuilt_and_damaged_texts_refused() {
     );
     assert!(read(&dir, ENTRIES).ends_with("{\"id\":3,\"te\n"));
 }
+
+#[test]
+fn a_save_by_another_process_is_not_overwritten() {
+    let dir = TempDir::new();
+    let mut a = fresh(&dir);
+    let mut b = fresh(&dir);
+    ok(&mut a, "memory_save", r#"{"text":"first from a"}"#);
+    ok(&mut b, "memory_save", r#"{"text":"second from b"}"#);
+    // `a` loaded memory before `b` saved; its next save must keep b's entry.
+    assert_eq!(
+        ok(&mut a, "memory_save", r#"{"text":"third from a"}"#),
+        "Saved memory #3"
+    );
+    let entries = read(&dir, ENTRIES);
+    assert_eq!(entries.lines().count(), 3, "{entries}");
+    assert!(entries.contains("second from b"));
+    let out = ok(
+        &mut fresh(&dir),
+        "memory_search",
+        r#"{"query":"second from b","k":1}"#,
+    );
+    assert!(out.contains("#2"), "{out}");
+}
