@@ -40,7 +40,9 @@ pub fn write_escaped(out: &mut String, s: &str) {
             0..=0x1f => "",
             _ => continue,
         };
-        out.push_str(&s[start..i]);
+        // `get` rather than indexing: slicing panics pull in core's string
+        // formatter, kilobytes in every component. The bounds are char boundaries.
+        out.push_str(s.get(start..i).unwrap_or(""));
         if esc.is_empty() {
             out.push_str("\\u00");
             out.push(HEX[(b >> 4) as usize] as char);
@@ -50,7 +52,7 @@ pub fn write_escaped(out: &mut String, s: &str) {
         }
         start = i + 1;
     }
-    out.push_str(&s[start..]);
+    out.push_str(s.get(start..).unwrap_or(""));
     out.push('"');
 }
 
