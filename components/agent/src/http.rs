@@ -164,11 +164,25 @@ pub fn send_with_retry(
         retry += 1;
         log(&format!(
             "wasiclaw: {why}; retrying in {}ms (retry {retry} of {})",
-            wait.as_millis(),
+            millis(wait),
             policy.max_retries
         ));
         clock.sleep(wait);
     }
+}
+
+/// Whole milliseconds and nanoseconds without `Duration`'s u128 methods,
+/// whose 128-bit division would be linked just for this.
+pub fn millis(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_millis()))
+}
+
+pub fn nanos(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()))
 }
 
 /// The parts of an `http(s)://` URL that `wasi:http` wants separately.

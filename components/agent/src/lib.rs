@@ -11,6 +11,7 @@ pub mod context;
 pub mod error;
 pub mod files;
 pub mod http;
+mod jsonw;
 pub mod message;
 pub mod prompt;
 pub mod provider;

@@ -4,6 +4,8 @@
 
 use wasiclaw_json::Value;
 
+use crate::jsonw::JsonWriter;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     User,
@@ -79,31 +81,29 @@ impl Message {
 
     /// One JSONL line (without the newline).
     pub fn to_json(&self) -> String {
-        let mut v = Value::object();
-        v.set("role", self.role.as_str());
+        let mut w = JsonWriter::default();
+        w.open('{').field("role", self.role.as_str());
         if self.role == Role::Tool {
-            v.set("tool_call_id", self.tool_call_id.as_str());
-            v.set("name", self.name.as_str());
+            w.field("tool_call_id", &self.tool_call_id)
+                .field("name", &self.name);
         }
-        v.set("content", self.content.as_str());
+        w.field("content", &self.content);
         if !self.tool_calls.is_empty() {
-            let calls = self
-                .tool_calls
-                .iter()
-                .map(|c| {
-                    Value::from_pairs([
-                        ("id", Value::from(c.id.as_str())),
-                        ("name", Value::from(c.name.as_str())),
-                        ("arguments", Value::from(c.arguments.as_str())),
-                    ])
-                })
-                .collect::<Vec<_>>();
-            v.set("tool_calls", calls);
+            w.key("tool_calls").open('[');
+            for c in &self.tool_calls {
+                w.open('{')
+                    .field("id", &c.id)
+                    .field("name", &c.name)
+                    .field("arguments", &c.arguments)
+                    .close('}');
+            }
+            w.close(']');
         }
         if self.is_error {
-            v.set("is_error", true);
+            w.key("is_error").raw("true");
         }
-        v.to_json()
+        w.close('}');
+        w.out
     }
 
     /// Parses one JSONL line; `Err` names what is wrong with it.

@@ -30,7 +30,9 @@ pub fn system_prompt(files: &mut dyn Files, workspace: &str, now_unix: u64) -> S
         let Ok(Some(bytes)) = files.read(name) else {
             continue;
         };
-        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        let Ok(mut text) = String::from_utf8(bytes) else {
+            continue; // not text; nothing a model could use
+        };
         if text.len() > MAX_FILE_BYTES {
             let mut cut = MAX_FILE_BYTES;
             while !text.is_char_boundary(cut) {

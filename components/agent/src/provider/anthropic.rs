@@ -3,101 +3,101 @@
 use wasiclaw_json::Value;
 
 use super::openai::excerpt;
-use super::{arguments_value, schema_value, str_field, ChatRequest, Completion};
+use super::{object_text, str_field, ChatRequest, Completion};
+use crate::jsonw::JsonWriter;
 use crate::message::{Message, Role, ToolCall, Usage};
 use crate::sse::Event;
 
-pub fn request_body(req: &ChatRequest) -> Value {
-    let mut body = Value::from_pairs([
-        ("model", Value::from(req.model)),
-        ("max_tokens", Value::from(req.max_tokens)),
-    ]);
+pub fn request_body(req: &ChatRequest) -> String {
+    let mut w = JsonWriter::default();
+    w.open('{')
+        .field("model", req.model)
+        .key("max_tokens")
+        .raw(&req.max_tokens.to_string());
     if !req.system.is_empty() {
-        body.set("system", req.system);
+        w.field("system", req.system);
     }
-    body.set("messages", messages(req.messages));
+    w.key("messages").open('[');
+    messages(&mut w, req.messages);
+    w.close(']');
     if !req.tools.is_empty() {
-        let tools = req
-            .tools
-            .iter()
-            .map(|t| {
-                Value::from_pairs([
-                    ("name", Value::from(t.name.as_str())),
-                    ("description", Value::from(t.description.as_str())),
-                    ("input_schema", schema_value(t)),
-                ])
-            })
-            .collect::<Vec<_>>();
-        body.set("tools", tools);
+        w.key("tools").open('[');
+        for t in req.tools {
+            w.open('{')
+                .field("name", &t.name)
+                .field("description", &t.description)
+                .key("input_schema")
+                .raw(object_text(&t.parameters, r#"{"type":"object"}"#))
+                .close('}');
+        }
+        w.close(']');
     }
     if req.stream {
-        body.set("stream", true);
+        w.key("stream").raw("true");
     }
-    body
+    w.close('}');
+    w.out
 }
 
 /// Anthropic wants strictly alternating roles and tool results inside a user
-/// message, so consecutive same-role messages are merged into one message
-/// with several content blocks.
-fn messages(msgs: &[Message]) -> Value {
-    let mut out: Vec<(&'static str, Vec<Value>)> = Vec::new();
+/// message, so consecutive same-role messages become one message with
+/// several content blocks.
+fn messages(w: &mut JsonWriter, msgs: &[Message]) {
+    let mut open_role = "";
     for m in msgs {
-        let (role, blocks) = match m.role {
-            Role::User => ("user", vec![text_block(&m.content)]),
+        let role = match m.role {
+            Role::User | Role::Tool => "user",
+            // An empty assistant text: Anthropic rejects empty blocks.
+            Role::Assistant if m.content.is_empty() && m.tool_calls.is_empty() => continue,
+            Role::Assistant => "assistant",
+        };
+        if role != open_role {
+            if !open_role.is_empty() {
+                w.close(']').close('}');
+            }
+            w.open('{').field("role", role).key("content").open('[');
+            open_role = role;
+        }
+        match m.role {
+            Role::User => text_block(w, &m.content),
             Role::Tool => {
-                let mut b = Value::from_pairs([
-                    ("type", Value::from("tool_result")),
-                    ("tool_use_id", Value::from(m.tool_call_id.as_str())),
-                    ("content", Value::from(m.content.as_str())),
-                ]);
+                w.open('{')
+                    .field("type", "tool_result")
+                    .field("tool_use_id", &m.tool_call_id)
+                    .field("content", &m.content);
                 if m.is_error {
-                    b.set("is_error", true);
+                    w.key("is_error").raw("true");
                 }
-                ("user", vec![b])
+                w.close('}');
             }
             Role::Assistant => {
-                let mut blocks = Vec::new();
                 if !m.content.is_empty() {
-                    blocks.push(text_block(&m.content));
+                    text_block(w, &m.content);
                 }
                 for c in &m.tool_calls {
-                    blocks.push(Value::from_pairs([
-                        ("type", Value::from("tool_use")),
-                        ("id", Value::from(c.id.as_str())),
-                        ("name", Value::from(c.name.as_str())),
-                        // Bad arguments were already reported back as an error
-                        // result; the replayed call just needs a valid object.
-                        (
-                            "input",
-                            arguments_value(&c.arguments).unwrap_or_else(Value::object),
-                        ),
-                    ]));
+                    // Bad arguments were already reported back as an error
+                    // result; the replayed call just needs a valid object.
+                    w.open('{')
+                        .field("type", "tool_use")
+                        .field("id", &c.id)
+                        .field("name", &c.name)
+                        .key("input")
+                        .raw(object_text(&c.arguments, "{}"))
+                        .close('}');
                 }
-                ("assistant", blocks)
             }
-        };
-        if blocks.is_empty() {
-            continue; // an empty assistant text: Anthropic rejects empty blocks
-        }
-        match out.last_mut() {
-            Some((r, b)) if *r == role => b.extend(blocks),
-            _ => out.push((role, blocks)),
         }
     }
-    Value::from(
-        out.into_iter()
-            .map(|(role, blocks)| {
-                Value::from_pairs([
-                    ("role", Value::from(role)),
-                    ("content", Value::from(blocks)),
-                ])
-            })
-            .collect::<Vec<_>>(),
-    )
+    if !open_role.is_empty() {
+        w.close(']').close('}');
+    }
 }
 
-fn text_block(text: &str) -> Value {
-    Value::from_pairs([("type", Value::from("text")), ("text", Value::from(text))])
+fn text_block(w: &mut JsonWriter, text: &str) {
+    w.open('{')
+        .field("type", "text")
+        .field("text", text)
+        .close('}');
 }
 
 fn api_error(v: &Value) -> Option<String> {

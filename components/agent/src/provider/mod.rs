@@ -92,7 +92,7 @@ impl Endpoint {
                 )
             }
         };
-        let body = body.to_json().into_bytes();
+        let body = body.into_bytes();
         headers.push(("content-type".into(), "application/json".into()));
         headers.push((
             "accept".into(),
@@ -171,7 +171,7 @@ pub fn complete(
     if !(200..300).contains(&resp.status) {
         let detail = resp
             .read_all(MAX_ERROR_BYTES)
-            .map(|b| error_detail(&String::from_utf8_lossy(&b)))
+            .map(|b| error_detail(std::str::from_utf8(&b).unwrap_or("(binary body)")))
             .unwrap_or_default();
         let msg = format!("{} returned HTTP {}{detail}", request.url, resp.status);
         return Err(if http::is_retryable_status(resp.status) {
@@ -249,12 +249,13 @@ pub fn error_detail(body: &str) -> String {
     format!(": {}", &body[..cut])
 }
 
-/// A tool schema as a JSON value; a spec with unparsable schema text still
-/// gets a valid (permissive) schema rather than breaking every request.
-pub fn schema_value(spec: &ToolSpec) -> Value {
-    match wasiclaw_json::parse(&spec.parameters) {
-        Ok(v @ Value::Obj(_)) => v,
-        _ => Value::from_pairs([("type", Value::from("object"))]),
+/// `text` if it is a JSON object, else `fallback`: a tool with an unparsable
+/// schema, or a replayed call with bad arguments, must not break every
+/// later request.
+pub fn object_text<'a>(text: &'a str, fallback: &'a str) -> &'a str {
+    match wasiclaw_json::parse(text) {
+        Ok(Value::Obj(_)) => text,
+        _ => fallback,
     }
 }
 

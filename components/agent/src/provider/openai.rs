@@ -2,96 +2,82 @@
 
 use wasiclaw_json::Value;
 
-use super::{schema_value, str_field, ChatRequest, Completion};
+use super::{object_text, str_field, ChatRequest, Completion};
+use crate::jsonw::JsonWriter;
 use crate::message::{Message, Role, ToolCall, Usage};
 use crate::sse::Event;
 
-pub fn request_body(req: &ChatRequest) -> Value {
-    let mut messages = Vec::with_capacity(req.messages.len() + 1);
+pub fn request_body(req: &ChatRequest) -> String {
+    let mut w = JsonWriter::default();
+    w.open('{').field("model", req.model);
+    w.key("messages").open('[');
     if !req.system.is_empty() {
-        messages.push(Value::from_pairs([
-            ("role", Value::from("system")),
-            ("content", Value::from(req.system)),
-        ]));
+        w.open('{')
+            .field("role", "system")
+            .field("content", req.system)
+            .close('}');
     }
     for m in req.messages {
-        messages.push(message(m));
+        message(&mut w, m);
     }
-    let mut body = Value::from_pairs([
-        ("model", Value::from(req.model)),
-        ("messages", Value::from(messages)),
-    ]);
+    w.close(']');
     if !req.tools.is_empty() {
-        let tools = req
-            .tools
-            .iter()
-            .map(|t| {
-                Value::from_pairs([
-                    ("type", Value::from("function")),
-                    (
-                        "function",
-                        Value::from_pairs([
-                            ("name", Value::from(t.name.as_str())),
-                            ("description", Value::from(t.description.as_str())),
-                            ("parameters", schema_value(t)),
-                        ]),
-                    ),
-                ])
-            })
-            .collect::<Vec<_>>();
-        body.set("tools", tools);
+        w.key("tools").open('[');
+        for t in req.tools {
+            w.open('{')
+                .field("type", "function")
+                .key("function")
+                .open('{');
+            w.field("name", &t.name)
+                .field("description", &t.description)
+                .key("parameters")
+                .raw(object_text(&t.parameters, r#"{"type":"object"}"#));
+            w.close('}').close('}');
+        }
+        w.close(']');
     }
     if req.stream {
-        body.set("stream", true);
-        body.set(
-            "stream_options",
-            Value::from_pairs([("include_usage", Value::from(true))]),
-        );
+        w.key("stream").raw("true");
+        w.key("stream_options").raw(r#"{"include_usage":true}"#);
     }
-    body
+    w.close('}');
+    w.out
 }
 
-fn message(m: &Message) -> Value {
+fn message(w: &mut JsonWriter, m: &Message) {
+    w.open('{');
     match m.role {
-        Role::User => Value::from_pairs([
-            ("role", Value::from("user")),
-            ("content", Value::from(m.content.as_str())),
-        ]),
-        Role::Tool => Value::from_pairs([
-            ("role", Value::from("tool")),
-            ("tool_call_id", Value::from(m.tool_call_id.as_str())),
-            ("content", Value::from(m.content.as_str())),
-        ]),
+        Role::User => {
+            w.field("role", "user").field("content", &m.content);
+        }
+        Role::Tool => {
+            w.field("role", "tool")
+                .field("tool_call_id", &m.tool_call_id)
+                .field("content", &m.content);
+        }
         Role::Assistant => {
-            let mut v = Value::from_pairs([("role", Value::from("assistant"))]);
+            w.field("role", "assistant").key("content");
             if m.tool_calls.is_empty() || !m.content.is_empty() {
-                v.set("content", m.content.as_str());
+                w.str(&m.content);
             } else {
-                v.set("content", Value::Null);
+                w.raw("null");
             }
             if !m.tool_calls.is_empty() {
-                let calls = m
-                    .tool_calls
-                    .iter()
-                    .map(|c| {
-                        Value::from_pairs([
-                            ("id", Value::from(c.id.as_str())),
-                            ("type", Value::from("function")),
-                            (
-                                "function",
-                                Value::from_pairs([
-                                    ("name", Value::from(c.name.as_str())),
-                                    ("arguments", Value::from(c.arguments.as_str())),
-                                ]),
-                            ),
-                        ])
-                    })
-                    .collect::<Vec<_>>();
-                v.set("tool_calls", calls);
+                w.key("tool_calls").open('[');
+                for c in &m.tool_calls {
+                    w.open('{').field("id", &c.id).field("type", "function");
+                    w.key("function")
+                        .open('{')
+                        .field("name", &c.name)
+                        .field("arguments", &c.arguments)
+                        .close('}');
+                    w.close('}');
+                }
+                w.close(']');
             }
-            v
         }
     }
+    w.close('}');
 }
 
 fn usage(v: &Value) -> Usage {

@@ -7,7 +7,7 @@ use super::wasi::http::types::{
     RequestOptions, Scheme,
 };
 use super::wasi::io::streams::{InputStream, StreamError};
-use crate::http::{split_url, Body, Http, HttpError, Request, Response, Timeouts};
+use crate::http::{nanos, split_url, Body, Http, HttpError, Request, Response, Timeouts};
 
 pub struct WasiHttp;
 
@@ -38,10 +38,6 @@ impl Body for WasiBody {
             }
         }
     }
-}
-
-fn nanos(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn classify(e: ErrorCode) -> HttpError {
@@ -146,7 +142,7 @@ impl Http for WasiHttp {
             .map(|(k, v)| {
                 (
                     k.to_ascii_lowercase(),
-                    String::from_utf8_lossy(&v).into_owned(),
+                    String::from_utf8(v).unwrap_or_default(),
                 )
             })
             .collect();

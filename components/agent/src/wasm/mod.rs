@@ -67,8 +67,7 @@ impl crate::http::Clock for WasiClock {
     }
 
     fn sleep(&mut self, d: Duration) {
-        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        wasi::clocks::monotonic_clock::subscribe_duration(nanos).block();
+        wasi::clocks::monotonic_clock::subscribe_duration(crate::http::nanos(d)).block();
     }
 }
 
