@@ -1,0 +1,492 @@
+//! The HNSW graph proper: storage, distance, layer search, Malkov's
+//! neighbour-selection heuristic and the wiring of a new node.
+//!
+//! Everything is a flat `Vec<u32>` indexed by node number: vectors (`dims`
+//! words of `f32` bits each, contiguous), int8 copies (packed four to a
+//! word), ids (two words), levels, layer-0 neighbour lists (`2m + 1` slots
+//! each: a count, then the neighbours) and upper-layer lists (`m + 1` slots
+//! per level, found through `upper_off`). Flat arrays keep the walk
+//! cache-friendly and make a snapshot a sequence of word copies; a single
+//! element type means the component carries one copy of `Vec`'s growth code
+//! instead of six.
+//!
+//! Accessors use `get` with an empty fallback instead of indexing: the
+//! invariants (checked by `load`) make the fallback unreachable, and keeping
+//! panics out of the code keeps `core::fmt` out of the component.
+
+use crate::heap::{self, key, Heap};
+use crate::{kernels, sqrt, Metric};
+use alloc::vec::Vec;
+
+/// Highest level a node may get; P(level >= 16) is at most 2^-16 even at m = 2.
+pub(crate) const MAX_LEVEL: u32 = 16;
+/// Set in `levels[n]` while node `n` is tombstoned.
+pub(crate) const DELETED: u32 = 0x100;
+/// `entry` of an empty graph; also keeps `node + 1` within `u32`.
+pub(crate) const NONE: u32 = u32::MAX;
+
+pub(crate) struct Graph {
+    pub dims: usize,
+    pub metric: Metric,
+    pub int8: bool,
+    /// Degree on upper layers; layer 0 allows `2 * m`.
+    pub m: usize,
+    pub efc: usize,
+    pub vecs: Vec<u32>,
+    /// Int8 storage only: quantised copies (`qwords` words per node), and
+    /// per node the scale and the exact squared norm the L2 walk needs.
+    pub q8: Vec<u32>,
+    pub scale: Vec<u32>,
+    /// Exact squared norms, for int8 storage and for the dot metric.
+    pub norm: Vec<u32>,
+    /// Dot metric: the largest squared norm so far (Φ² below).
+    pub phi: f32,
+    /// Low word, high word.
+    pub ids: Vec<u32>,
+    /// Level, plus [`DELETED`] for tombstones.
+    pub levels: Vec<u32>,
+    pub n_deleted: usize,
+    pub link0: Vec<u32>,
+    pub upper: Vec<u32>,
+    pub upper_off: Vec<u32>,
+    pub entry: u32,
+    pub max_level: u32,
+}
+
+/// Reusable per-operation buffers, so a search allocates only its result.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    visited: Vec<u32>,
+    epoch: u32,
+    pub cand: Heap,
+    pub res: Heap,
+    pub sorted: Vec<u64>,
+    pub sel: Vec<u32>,
+    pub sel2: Vec<u32>,
+    pub qf: Vec<u32>,
+    pub q8: Vec<u32>,
+}
+
+impl Scratch {
+    /// Starts a new visited set in O(1): a node counts as visited when its
+    /// stamp equals the current epoch.
+    pub fn begin(&mut self, n: usize) {
+        if self.visited.len() < n {
+            self.visited.resize(n, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.visited.fill(0);
+            self.epoch = 1;
+        }
+    }
+
+    /// Marks `node`; returns whether it was already marked.
+    #[inline]
+    pub fn seen(&mut self, node: u32) -> bool {
+        match self.visited.get_mut(node as usize) {
+            Some(s) if *s != self.epoch => {
+                *s = self.epoch;
+                false
+            }
+            _ => true,
+        }
+    }
+}
+
+/// A vector to measure against, in both representations. `node` marks a
+/// stored vector (measured against other nodes while building) as opposed
+/// to a search query.
+pub(crate) struct Query<'a> {
+    pub f: &'a [f32],
+    pub q: &'a [i8],
+    pub scale: f32,
+    pub norm: f32,
+    pub node: bool,
+}
+
+#[inline]
+pub(crate) fn sub(v: &[u32], start: usize, len: usize) -> &[u32] {
+    v.get(start..start.wrapping_add(len)).unwrap_or(&[])
+}
+
+/// Words holding `f32` bits, viewed as floats.
+#[inline]
+pub(crate) fn f32s(v: &[u32]) -> &[f32] {
+    // SAFETY: u32 and f32 have the same size and alignment and every bit
+    // pattern is a valid f32.
+    unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
+}
+
+#[inline]
+pub(crate) fn f32s_mut(v: &mut [u32]) -> &mut [f32] {
+    // SAFETY: as for `f32s`.
+    unsafe { core::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), v.len()) }
+}
+
+/// The first `n` bytes of packed words, as signed bytes.
+#[inline]
+pub(crate) fn i8s(v: &[u32], n: usize) -> &[i8] {
+    // SAFETY: the length is clamped to the bytes `v` owns; i8 has alignment
+    // 1 and every bit pattern is valid.
+    unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), n.min(4 * v.len())) }
+}
+
+pub(crate) fn normalize(v: &mut [f32]) {
+    let n = kernels::dot(v, v);
+    if n > 0.0 {
+        let inv = 1.0 / sqrt(n);
+        v.iter_mut().for_each(|x| *x *= inv);
+    }
+}
+
+/// Appends `v` quantised symmetrically to -127..=127, padded to whole words;
+/// returns the scale.
+pub(crate) fn quantize(v: &[f32], out: &mut Vec<u32>) -> f32 {
+    let max = v.iter().fold(0f32, |m, x| {
+        m.max(f32::from_bits(x.to_bits() & 0x7fff_ffff))
+    });
+    let inv = if max > 0.0 { 127.0 / max } else { 0.0 };
+    for c in v.chunks(4) {
+        let mut w = 0u32;
+        for (i, x) in c.iter().enumerate() {
+            let y = x * inv;
+            let b = (if y < 0.0 { y - 0.5 } else { y + 0.5 }) as i8;
+            w |= (b as u8 as u32) << (8 * i);
+        }
+        out.push(w);
+    }
+    max / 127.0
+}
+
+impl Graph {
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    #[inline]
+    pub fn qwords(&self) -> usize {
+        self.dims.div_ceil(4)
+    }
+
+    #[inline]
+    pub fn cap(&self, level: u32) -> usize {
+        if level == 0 {
+            2 * self.m
+        } else {
+            self.m
+        }
+    }
+
+    #[inline]
+    pub fn is_deleted(&self, node: u32) -> bool {
+        self.levels
+            .get(node as usize)
+            .is_none_or(|&l| l & DELETED != 0)
+    }
+
+    #[inline]
+    pub fn level(&self, node: u32) -> u32 {
+        self.levels.get(node as usize).map_or(0, |&l| l & 0xff)
+    }
+
+    pub fn id(&self, node: u32) -> u64 {
+        let w = sub(&self.ids, 2 * node as usize, 2);
+        w.first().map_or(0, |&lo| {
+            lo as u64 | (w.get(1).copied().unwrap_or(0) as u64) << 32
+        })
+    }
+
+    /// The slot block of `node` at `level`: array, start, length.
+    #[inline]
+    fn block_at(&self, node: u32, level: u32) -> (bool, usize, usize) {
+        let n = node as usize;
+        if level == 0 {
+            let s = 2 * self.m + 1;
+            (false, n.wrapping_mul(s), s)
+        } else {
+            let s = self.m + 1;
+            let o = self.upper_off.get(n).map_or(usize::MAX, |&o| o as usize);
+            (true, o.wrapping_add((level as usize - 1) * s), s)
+        }
+    }
+
+    fn block_mut(&mut self, node: u32, level: u32) -> Option<(&mut u32, &mut [u32])> {
+        let (up, o, s) = self.block_at(node, level);
+        let arr = if up { &mut self.upper } else { &mut self.link0 };
+        arr.get_mut(o..o.wrapping_add(s))?.split_first_mut()
+    }
+
+    /// The stored count of the list of `node` at `level` (unclamped).
+    pub fn count(&self, node: u32, level: u32) -> Option<u32> {
+        let (up, o, _) = self.block_at(node, level);
+        (if up { &self.upper } else { &self.link0 }).get(o).copied()
+    }
+
+    /// The used part of the neighbour list of `node` at `level`.
+    #[inline]
+    pub fn neighbours(&self, node: u32, level: u32) -> &[u32] {
+        let (up, o, s) = self.block_at(node, level);
+        let b = sub(if up { &self.upper } else { &self.link0 }, o, s);
+        match b.split_first() {
+            Some((&c, rest)) => rest.get(..c as usize).unwrap_or(rest),
+            None => &[],
+        }
+    }
+
+    pub fn set_neighbours(&mut self, node: u32, level: u32, list: &[u32]) {
+        if let Some((c, rest)) = self.block_mut(node, level) {
+            *c = list.len().min(rest.len()) as u32;
+            rest.iter_mut().zip(list).for_each(|(d, x)| *d = *x);
+        }
+    }
+
+    /// Appends `x` to the list of `node` at `level` if it has room.
+    fn try_append(&mut self, node: u32, level: u32, x: u32) -> bool {
+        if let Some((c, rest)) = self.block_mut(node, level) {
+            if let Some(slot) = rest.get_mut(*c as usize) {
+                *slot = x;
+                *c += 1;
+                return true;
+            }
+        }
+        false
+    }
+
+    #[inline]
+    pub fn vector(&self, node: u32) -> &[f32] {
+        f32s(sub(&self.vecs, node as usize * self.dims, self.dims))
+    }
+
+    #[inline]
+    pub fn query_of(&self, node: u32) -> Query<'_> {
+        let i = node as usize;
+        let w = self.qwords();
+        Query {
+            f: self.vector(node),
+            q: i8s(sub(&self.q8, i * w, w), self.dims),
+            scale: f32::from_bits(self.scale.get(i).copied().unwrap_or(0)),
+            norm: f32::from_bits(self.norm.get(i).copied().unwrap_or(0)),
+            node: true,
+        }
+    }
+
+    /// Exact distance from a search query `f` to `node`.
+    #[inline]
+    pub fn exact(&self, f: &[f32], node: u32) -> f32 {
+        let v = self.vector(node);
+        match self.metric {
+            Metric::Cosine => 1.0 - kernels::dot(f, v),
+            Metric::Dot => -kernels::dot(f, v),
+            Metric::L2 => kernels::l2(f, v),
+        }
+    }
+
+    /// Distance used for the graph walk: exact, or int8 when so stored.
+    ///
+    /// Inner product is not a metric (a vector need not be its own nearest
+    /// neighbour), which wrecks the neighbour heuristic. So between two
+    /// nodes the dot metric uses the MIPS-to-L2 reduction of Bachrach et
+    /// al. (2014): with `x' = [x, sqrt(Φ² - |x|²)]`, `|x' - y'|²` is a true
+    /// squared distance. A query is `[q, 0]`, whose distance to `x'` is
+    /// `|q|² + Φ² - 2 q·x`; ranking by `-q·x` is the same order, so
+    /// queries keep the plain negated dot product.
+    #[inline]
+    pub fn dist(&self, q: &Query, node: u32) -> f32 {
+        if !(self.int8 || q.node && self.metric == Metric::Dot) {
+            return self.exact(q.f, node);
+        }
+        let o = self.query_of(node);
+        let ip = if self.int8 {
+            kernels::dot_i8(q.q, o.q) as f32 * (q.scale * o.scale)
+        } else {
+            kernels::dot(q.f, o.f)
+        };
+        match self.metric {
+            Metric::Cosine => 1.0 - ip,
+            Metric::L2 => q.norm + o.norm - 2.0 * ip,
+            Metric::Dot if q.node => {
+                let t = (self.phi - q.norm).max(0.0) * (self.phi - o.norm).max(0.0);
+                2.0 * (self.phi - ip - sqrt(t))
+            }
+            Metric::Dot => -ip,
+        }
+    }
+
+    /// Greedy descent on one upper layer (ef = 1).
+    pub fn greedy(&self, q: &Query, mut cur: u64, level: u32) -> u64 {
+        loop {
+            let mut changed = false;
+            for &nb in self.neighbours(heap::node(cur), level) {
+                let k = key(self.dist(q, nb), nb);
+                if k < cur {
+                    cur = k;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return cur;
+            }
+        }
+    }
+
+    /// Greedy descent from the entry point down to layer `to + 1`.
+    pub fn descend(&self, q: &Query, to: u32) -> u64 {
+        let mut ep = key(self.dist(q, self.entry), self.entry);
+        let mut l = self.max_level;
+        while l > to {
+            ep = self.greedy(q, ep, l);
+            l -= 1;
+        }
+        ep
+    }
+
+    /// Best-first search of one layer from `ep`, keeping the `ef` closest live
+    /// nodes in `s.res`. Deleted nodes are walked through but never returned;
+    /// while there are any, the walk goes on until `ef` live nodes are found.
+    pub fn search_layer(&self, q: &Query, ep: u64, ef: usize, level: u32, s: &mut Scratch) {
+        s.begin(self.len());
+        s.cand.clear();
+        s.res.clear();
+        let deletions = self.n_deleted > 0;
+        s.seen(heap::node(ep));
+        s.cand.push(!ep);
+        let mut bound = u64::MAX;
+        if !self.is_deleted(heap::node(ep)) {
+            s.res.push(ep);
+            bound = ep;
+        }
+        while let Some(c) = s.cand.pop() {
+            let c = !c;
+            if c > bound && (s.res.len() >= ef || !deletions) {
+                break;
+            }
+            for &nb in self.neighbours(heap::node(c), level) {
+                if s.seen(nb) {
+                    continue;
+                }
+                let k = key(self.dist(q, nb), nb);
+                if s.res.len() < ef || k < bound {
+                    s.cand.push(!k);
+                    if !self.is_deleted(nb) {
+                        s.res.push(k);
+                        if s.res.len() > ef {
+                            s.res.pop();
+                        }
+                    }
+                    if let Some(t) = s.res.peek() {
+                        bound = t;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Malkov's heuristic (algorithm 4, as in hnswlib): walk candidates
+    /// closest-first and keep one only if it is closer to the base than to
+    /// every neighbour kept so far, which spreads links across directions
+    /// instead of piling them into one cluster.
+    pub fn select(&self, sorted: &[u64], m: usize, out: &mut Vec<u32>) {
+        out.clear();
+        for &k in sorted {
+            if out.len() >= m {
+                break;
+            }
+            let (c, dq) = (heap::node(k), heap::dist(k));
+            let q = self.query_of(c);
+            if sorted.len() <= m || out.iter().all(|&r| self.dist(&q, r) >= dq) {
+                out.push(c);
+            }
+        }
+    }
+
+    /// Rebuilds the list of `node` at `level` from the candidates in `s.res`.
+    pub fn relink(&mut self, node: u32, level: u32, s: &mut Scratch) {
+        s.res.drain_sorted(&mut s.sorted);
+        self.select(&s.sorted, self.cap(level), &mut s.sel2);
+        let sel2 = core::mem::take(&mut s.sel2);
+        self.set_neighbours(node, level, &sel2);
+        s.sel2 = sel2;
+    }
+
+    /// Links `node` to `s.sel` on `level` and adds the reverse links, pruning
+    /// a full neighbour list with the heuristic.
+    fn connect(&mut self, node: u32, level: u32, s: &mut Scratch) {
+        self.set_neighbours(node, level, &s.sel);
+        for i in 0..s.sel.len() {
+            let e = s.sel.get(i).copied().unwrap_or(node);
+            if e == node || self.try_append(e, level, node) {
+                continue;
+            }
+            let q = self.query_of(e);
+            s.res.push(key(self.dist(&q, node), node));
+            for &x in self.neighbours(e, level) {
+                s.res.push(key(self.dist(&q, x), x));
+            }
+            self.relink(e, level, s);
+        }
+    }
+
+    /// Wires a freshly appended node into the graph (algorithm 1).
+    pub fn link_new(&mut self, node: u32, s: &mut Scratch) {
+        let level = self.level(node);
+        if self.entry == NONE {
+            self.entry = node;
+            self.max_level = level;
+            return;
+        }
+        let top = self.max_level;
+        let mut ep = self.descend(&self.query_of(node), level);
+        let mut l = level.min(top) + 1;
+        while l > 0 {
+            l -= 1;
+            {
+                let q = self.query_of(node);
+                self.search_layer(&q, ep, self.efc, l, s);
+                s.res.drain_sorted(&mut s.sorted);
+                if let Some(&k) = s.sorted.first() {
+                    ep = k;
+                }
+                self.select(&s.sorted, self.m, &mut s.sel);
+            }
+            self.connect(node, l, s);
+        }
+        if level > top {
+            self.entry = node;
+            self.max_level = level;
+        }
+    }
+
+    /// Appends a node with no links. Callers have checked the sizes; memory
+    /// exhaustion itself traps in wasm (see `wasm.rs`) and aborts natively.
+    pub fn push_node(&mut self, id: u64, v: &[f32], level: u32) {
+        let start = self.vecs.len();
+        self.vecs.extend(v.iter().map(|x| x.to_bits()));
+        if self.metric == Metric::Cosine {
+            normalize(f32s_mut(self.vecs.get_mut(start..).unwrap_or(&mut [])));
+        }
+        self.ids.extend([id as u32, (id >> 32) as u32]);
+        self.levels.push(level);
+        self.link0.resize(self.link0.len() + 2 * self.m + 1, 0);
+        self.upper_off.push(self.upper.len() as u32);
+        self.upper
+            .resize(self.upper.len() + level as usize * (self.m + 1), 0);
+        self.derive(self.len() - 1);
+    }
+
+    /// Pushes the int8 copy, scale and norm of `node`, the last one so far,
+    /// as far as storage and metric need them.
+    pub fn derive(&mut self, node: usize) {
+        let v = f32s(sub(&self.vecs, node * self.dims, self.dims));
+        if self.int8 {
+            let sc = quantize(v, &mut self.q8);
+            self.scale.push(sc.to_bits());
+        }
+        if self.int8 || self.metric == Metric::Dot {
+            let n = kernels::dot(v, v);
+            self.phi = self.phi.max(n);
+            self.norm.push(n.to_bits());
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The public index: argument checks, id bookkeeping, deletes and search on
+//! top of [`crate::graph`].
+
+use crate::graph::{
+    f32s, f32s_mut, i8s, normalize, quantize, Graph, Query, Scratch, DELETED, MAX_LEVEL, NONE,
+};
+use crate::heap::{self, key};
+use crate::idmap::IdMap;
+use crate::{kernels, Error, Hit, Metric, Params, Storage};
+use alloc::vec::Vec;
+
+pub struct Index {
+    pub(crate) g: Graph,
+    pub(crate) map: IdMap,
+    pub(crate) rng: u64,
+    pub(crate) s: Scratch,
+}
+
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Whether `nodes` nodes of `per_node` bytes each stay addressable (a `Vec`
+/// may not exceed `isize::MAX` bytes; on wasm32 that is 2 GiB).
+pub(crate) fn fits(nodes: usize, per_node: usize) -> bool {
+    nodes
+        .checked_mul(per_node)
+        .is_some_and(|b| b <= isize::MAX as usize)
+}
+
+impl Index {
+    /// An empty index; `m` is clamped to 2..=64 and `ef_construction` to at
+    /// least `m`. `dims = 0` gives an index that rejects every vector.
+    pub fn new(dims: u32, metric: Metric, params: Params) -> Index {
+        let m = params.m.clamp(2, 64) as usize;
+        // Deterministic per-index seed: the same inserts build the same graph
+        // natively and in wasm.
+        let rng = 0x5EED_0000_0000_0000 ^ ((dims as u64) << 8) ^ ((metric as u64) << 4) ^ m as u64;
+        Index {
+            g: Graph {
+                dims: dims as usize,
+                metric,
+                int8: params.storage == Storage::Int8,
+                m,
+                efc: (params.ef_construction as usize).max(m),
+                vecs: Vec::new(),
+                q8: Vec::new(),
+                scale: Vec::new(),
+                norm: Vec::new(),
+                phi: 0.0,
+                ids: Vec::new(),
+                levels: Vec::new(),
+                n_deleted: 0,
+                link0: Vec::new(),
+                upper: Vec::new(),
+                upper_off: Vec::new(),
+                entry: NONE,
+                max_level: 0,
+            },
+            map: IdMap::default(),
+            rng,
+            s: Scratch::default(),
+        }
+    }
+
+    pub fn dims(&self) -> u32 {
+        self.g.dims as u32
+    }
+
+    pub fn metric(&self) -> Metric {
+        self.g.metric
+    }
+
+    /// The effective (clamped) parameters.
+    pub fn params(&self) -> Params {
+        Params {
+            m: self.g.m as u32,
+            ef_construction: self.g.efc as u32,
+            storage: if self.g.int8 {
+                Storage::Int8
+            } else {
+                Storage::F32
+            },
+        }
+    }
+
+    /// Number of live vectors.
+    pub fn len(&self) -> u64 {
+        (self.g.len() - self.g.n_deleted) as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of graph nodes, deleted ones included.
+    pub fn nodes(&self) -> usize {
+        self.g.len()
+    }
+
+    fn check(&self, v: &[f32]) -> Result<(), Error> {
+        if self.g.dims == 0 || v.len() != self.g.dims {
+            return Err(Error::DimensionMismatch {
+                expected: self.g.dims as u32,
+                got: v.len().min(u32::MAX as usize) as u32,
+            });
+        }
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(Error::InvalidArgument("non-finite component"));
+        }
+        Ok(())
+    }
+
+    /// Level `l` with probability `(1/m)^l (1 - 1/m)`: the exponential
+    /// distribution of the paper with `mL = 1/ln(m)`, without needing `ln`.
+    fn random_level(&mut self) -> u32 {
+        let p = u32::MAX / (self.g.m as u32).max(1);
+        let mut l = 0;
+        while l < MAX_LEVEL && ((splitmix(&mut self.rng) >> 32) as u32) < p {
+            l += 1;
+        }
+        l
+    }
+
+    /// Adds `v` under `id`; cosine vectors are normalised.
+    pub fn insert(&mut self, id: u64, v: &[f32]) -> Result<(), Error> {
+        self.check(v)?;
+        if self.map.get(id, &self.g.ids).is_some() {
+            return Err(Error::DuplicateId(id));
+        }
+        let g = &self.g;
+        let n = g.len() + 1;
+        let up = g.upper.len() + MAX_LEVEL as usize * (g.m + 1);
+        if n >= NONE as usize
+            || !fits(n, 4 * g.dims)
+            || !fits(n, 4 * (2 * g.m + 1))
+            || !fits(up, 4)
+            || up > u32::MAX as usize
+        {
+            return Err(Error::Capacity("too many vectors"));
+        }
+        let level = self.random_level();
+        self.g.push_node(id, v, level);
+        self.map.insert(n as u32 - 1, &self.g.ids);
+        self.g.link_new(n as u32 - 1, &mut self.s);
+        Ok(())
+    }
+
+    /// Tombstones `id`; the node keeps routing searches until `compact`.
+    pub fn remove(&mut self, id: u64) -> bool {
+        match self.map.remove(id, &self.g.ids) {
+            Some(n) => {
+                if let Some(l) = self.g.levels.get_mut(n as usize) {
+                    *l |= DELETED;
+                }
+                self.g.n_deleted += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The `k` nearest live vectors, closest first.
+    pub fn search(&mut self, query: &[f32], k: u32, ef: u32) -> Result<Vec<Hit>, Error> {
+        let mut hits = Vec::new();
+        self.search_with(query, k, ef, |id, distance| hits.push(Hit { id, distance }))?;
+        Ok(hits)
+    }
+
+    /// [`Index::search`] handing each hit, closest first, to `out`; the
+    /// component shim builds its WIT list this way without an extra copy.
+    pub fn search_with(
+        &mut self,
+        query: &[f32],
+        k: u32,
+        ef: u32,
+        mut out: impl FnMut(u64, f32),
+    ) -> Result<(), Error> {
+        self.check(query)?;
+        if k == 0 {
+            return Err(Error::InvalidArgument("k = 0"));
+        }
+        let (g, s) = (&self.g, &mut self.s);
+        if g.entry == NONE || g.len() == g.n_deleted {
+            return Ok(());
+        }
+        let mut qf = core::mem::take(&mut s.qf);
+        let mut q8 = core::mem::take(&mut s.q8);
+        qf.clear();
+        qf.extend(query.iter().map(|x| x.to_bits()));
+        let f = f32s_mut(&mut qf);
+        if g.metric == Metric::Cosine {
+            normalize(f);
+        }
+        q8.clear();
+        let scale = if g.int8 { quantize(f, &mut q8) } else { 0.0 };
+        let f = f32s(&qf);
+        let q = Query {
+            f,
+            q: i8s(&q8, g.dims),
+            scale,
+            norm: kernels::dot(f, f),
+            node: false,
+        };
+        let ep = g.descend(&q, 0);
+        g.search_layer(&q, ep, (ef as usize).max(k as usize), 0, s);
+        if g.int8 {
+            // Rescore the walk's candidates exactly; only the order of these
+            // `ef` nodes depended on the quantised distances.
+            s.res.drain_sorted(&mut s.sorted);
+            for &c in &s.sorted {
+                let n = heap::node(c);
+                s.res.push(key(g.exact(f, n), n));
+            }
+        }
+        s.res.drain_sorted(&mut s.sorted);
+        for &c in s.sorted.iter().take(k as usize) {
+            out(g.id(heap::node(c)), heap::dist(c));
+        }
+        s.qf = qf;
+        s.q8 = q8;
+        Ok(())
+    }
+}

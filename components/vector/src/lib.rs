@@ -1,0 +1,124 @@
+//! HNSW approximate nearest-neighbour search (Malkov & Yashunin, 2016) as a
+//! `no_std` microkernel.
+//!
+//! The same code runs natively (tests, benchmarks, the host) and as the
+//! `wasiclaw:core/vector-kernel` component, which has no imports at all. The
+//! component must stay under 16 KB, which shapes the code: no `core::fmt` on
+//! any reachable path, one hand-written heap and hash map instead of generic
+//! collections, and flat arrays everywhere (they are also what keeps the
+//! graph walk cache-friendly).
+//!
+//! Layout: [`kernels`] has the distance loops (scalar and `simd128`),
+//! `graph` the HNSW graph and its layer search, `index` the public API,
+//! `compact` the tombstone clean-up and `persist` the snapshot format.
+#![no_std]
+
+extern crate alloc;
+// Native builds (tests, the host, `cdylib` on a desktop target) need std for
+// the panic runtime and for `f32::sqrt`; the bare wasm build provides its own.
+// wasm32-wasip1 links std too: Cargo builds this crate's `cdylib` there when
+// the p1 module depends on it, and that needs std's allocator and panic handler.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+extern crate std;
+
+mod compact;
+mod graph;
+mod heap;
+mod idmap;
+mod index;
+pub mod kernels;
+mod persist;
+
+#[cfg(all(feature = "component", target_arch = "wasm32", target_os = "unknown"))]
+mod wasm;
+
+pub use index::Index;
+pub use persist::{fnv1a, FORMAT_VERSION, MAGIC};
+
+/// How distance between two vectors is measured; smaller is always closer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// `1 - cos(a, b)`; vectors are normalised on insert.
+    Cosine,
+    /// Squared Euclidean distance.
+    L2,
+    /// Negated inner product.
+    Dot,
+}
+
+/// How vectors are kept in memory for the graph walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    F32,
+    /// Signed bytes with a per-vector scale for the walk; exact `f32` copies
+    /// are kept to rescore the final candidates.
+    Int8,
+}
+
+/// Construction parameters; out-of-range values are clamped by [`Index::new`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    pub m: u32,
+    pub ef_construction: u32,
+    pub storage: Storage,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            m: 16,
+            ef_construction: 200,
+            storage: Storage::F32,
+        }
+    }
+}
+
+/// One search result.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hit {
+    pub id: u64,
+    pub distance: f32,
+}
+
+/// Mirrors the WIT `error` variant. Messages are static so that the wasm build
+/// carries no formatting machinery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    DimensionMismatch { expected: u32, got: u32 },
+    DuplicateId(u64),
+    CorruptData(&'static str),
+    Capacity(&'static str),
+    InvalidArgument(&'static str),
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::DimensionMismatch { expected, got } => {
+                write!(f, "dimension mismatch: expected {expected}, got {got}")
+            }
+            Error::DuplicateId(id) => write!(f, "duplicate id {id}"),
+            Error::CorruptData(m) => write!(f, "corrupt data: {m}"),
+            Error::Capacity(m) => write!(f, "capacity: {m}"),
+            Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// Square root without std (`f32::sqrt` is not in core and the wasm
+/// intrinsic is unstable): Newton's method in `f64` from a bit-trick guess,
+/// correctly rounded to `f32` for all practical inputs and, being plain
+/// arithmetic, bit-identical on every platform.
+pub(crate) fn sqrt(x: f32) -> f32 {
+    if x.is_nan() || x <= 0.0 || x == f32::INFINITY {
+        return if x > 0.0 { x } else { 0.0 };
+    }
+    let x = x as f64;
+    let mut y = f64::from_bits((x.to_bits() >> 1) + 0x1FF8_0000_0000_0000);
+    for _ in 0..5 {
+        y = 0.5 * (y + x / y);
+    }
+    y as f32
+}

@@ -1,0 +1,238 @@
+//! Snapshot format, version 1: a sequence of little-endian 32-bit words.
+//!
+//! ```text
+//! header (12 words)   magic "WCVI", version = 1, dims, metric | storage << 8,
+//!                     m, ef-construction, count n, entry node (u32::MAX if
+//!                     n = 0), max level, rng state (low, high), upper slots
+//! ids                 n x 2 words (low, high)
+//! levels              n words
+//! vectors             n x dims words of f32 bits
+//! layer-0 blocks      n x (2m + 1) words: count, then the neighbours
+//! upper blocks        `upper slots` words, (m + 1) per level above 0
+//! checksum            FNV-1a 32 of every byte before it
+//! ```
+//!
+//! Link blocks are written exactly as held in memory (count + fixed slots), so
+//! a snapshot is never smaller than the index it loads into: `load` checks
+//! that the header's counts account for exactly the bytes present *before*
+//! allocating anything, and then every allocation is bounded by the input.
+//! Int8 copies are derived on load rather than stored. `save` compacts first,
+//! so a snapshot holds no tombstones.
+
+use crate::graph::{f32s, Graph, Scratch, MAX_LEVEL, NONE};
+use crate::idmap::IdMap;
+use crate::index::Index;
+use crate::{Error, Metric};
+use alloc::vec::Vec;
+
+pub const MAGIC: [u8; 4] = *b"WCVI";
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER: usize = 12;
+
+/// FNV-1a, 32 bit: a few lines, no table, and it catches any single flipped
+/// byte or truncation.
+pub fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |h, &b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
+}
+
+fn put(out: &mut Vec<u8>, words: &[u32]) {
+    for w in words {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+}
+
+/// Takes the next `n` words off `rest` (sizes were validated up front).
+fn words(rest: &mut &[[u8; 4]], n: usize) -> Vec<u32> {
+    let (a, b) = rest.split_at_checked(n).unwrap_or((&[], &[]));
+    *rest = b;
+    a.iter().map(|c| u32::from_le_bytes(*c)).collect()
+}
+
+fn corrupt(m: &'static str) -> Error {
+    Error::CorruptData(m)
+}
+
+impl Index {
+    /// A versioned, checksummed snapshot; compacts first.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.compact();
+        let g = &self.g;
+        let n = g.len();
+        let mut out = Vec::with_capacity(
+            4 * (HEADER + g.ids.len() + n + g.vecs.len() + g.link0.len() + g.upper.len() + 1),
+        );
+        put(
+            &mut out,
+            &[
+                u32::from_le_bytes(MAGIC),
+                FORMAT_VERSION,
+                g.dims as u32,
+                g.metric as u32 | (g.int8 as u32) << 8,
+                g.m as u32,
+                g.efc as u32,
+                n as u32,
+                g.entry,
+                g.max_level,
+                self.rng as u32,
+                (self.rng >> 32) as u32,
+                g.upper.len() as u32,
+            ],
+        );
+        for a in [&g.ids, &g.levels, &g.vecs, &g.link0, &g.upper] {
+            put(&mut out, a);
+        }
+        let sum = fnv1a(&out);
+        put(&mut out, &[sum]);
+        out
+    }
+
+    /// Reads a snapshot. Hostile bytes give `CorruptData` or `Capacity`,
+    /// never a panic, and nothing is allocated until the header's counts
+    /// have been checked against the bytes actually present.
+    pub fn load(bytes: &[u8]) -> Result<Index, Error> {
+        let (all, tail) = bytes.as_chunks::<4>();
+        let h = |i: usize| all.get(i).map_or(0, |c| u32::from_le_bytes(*c));
+        if !tail.is_empty() || all.len() < HEADER + 1 {
+            return Err(corrupt("truncated"));
+        }
+        if h(0) != u32::from_le_bytes(MAGIC) {
+            return Err(corrupt("bad magic"));
+        }
+        if h(1) != FORMAT_VERSION {
+            return Err(corrupt("unsupported version"));
+        }
+        let body = bytes.get(..bytes.len() - 4).unwrap_or(&[]);
+        if fnv1a(body) != h(all.len() - 1) {
+            return Err(corrupt("checksum mismatch"));
+        }
+        let dims = h(2) as usize;
+        let metric = match h(3) & 0xffff_00ff {
+            0 => Metric::Cosine,
+            1 => Metric::L2,
+            2 => Metric::Dot,
+            _ => return Err(corrupt("bad metric")),
+        };
+        let int8 = match h(3) >> 8 {
+            0 => false,
+            1 => true,
+            _ => return Err(corrupt("bad storage")),
+        };
+        let (m, efc) = (h(4) as usize, h(5) as usize);
+        if !(2..=64).contains(&m) || efc < m {
+            return Err(corrupt("bad parameters"));
+        }
+        let (n, entry, max_level) = (h(6) as usize, h(7), h(8));
+        let rng = h(9) as u64 | (h(10) as u64) << 32;
+        let slots = h(11) as u64;
+
+        // Account for every word before allocating anything (by division,
+        // so that no product of hostile counts can overflow).
+        let per_node = 3 + dims as u64 + 2 * m as u64 + 1;
+        let have = (all.len() - HEADER - 1) as u64;
+        if n as u64 > have / per_node {
+            return Err(Error::Capacity("counts exceed data"));
+        }
+        let rest_words = have - n as u64 * per_node;
+        if slots > rest_words {
+            return Err(Error::Capacity("counts exceed data"));
+        }
+        if slots < rest_words {
+            return Err(corrupt("trailing bytes"));
+        }
+        if n >= NONE as usize {
+            return Err(Error::Capacity("too many vectors"));
+        }
+        if n > 0 && dims == 0 {
+            return Err(corrupt("zero dimensions"));
+        }
+
+        let mut rest = all.get(HEADER..all.len() - 1).unwrap_or(&[]);
+        let ids = words(&mut rest, 2 * n);
+        let levels = words(&mut rest, n);
+        if levels.iter().any(|&l| l > MAX_LEVEL) {
+            return Err(corrupt("level out of range"));
+        }
+        let level_sum: u64 = levels.iter().map(|&l| l as u64).sum();
+        if level_sum * (m as u64 + 1) != slots {
+            return Err(corrupt("inconsistent graph"));
+        }
+        let top = levels.iter().copied().max().unwrap_or(0);
+        let entry_ok = if n == 0 {
+            entry == NONE && max_level == 0
+        } else {
+            levels.get(entry as usize) == Some(&top) && max_level == top
+        };
+        if !entry_ok {
+            return Err(corrupt("bad entry point"));
+        }
+        let vecs = words(&mut rest, n * dims);
+        if f32s(&vecs).iter().any(|x| !x.is_finite()) {
+            return Err(corrupt("non-finite vector"));
+        }
+        let mut off = 0u32;
+        let upper_off = levels
+            .iter()
+            .map(|&l| {
+                let o = off;
+                off += l * (m as u32 + 1);
+                o
+            })
+            .collect();
+        let mut g = Graph {
+            dims,
+            metric,
+            int8,
+            m,
+            efc,
+            vecs,
+            q8: Vec::new(),
+            scale: Vec::new(),
+            norm: Vec::new(),
+            phi: 0.0,
+            ids,
+            levels,
+            n_deleted: 0,
+            link0: words(&mut rest, n * (2 * m + 1)),
+            upper: words(&mut rest, slots as usize),
+            upper_off,
+            entry,
+            max_level: top,
+        };
+        validate_links(&g)?;
+        let mut map = IdMap::default();
+        for node in 0..n {
+            // Derive the quantised copies exactly as `insert` did.
+            g.derive(node);
+            if map.get(g.id(node as u32), &g.ids).is_some() {
+                return Err(corrupt("duplicate id"));
+            }
+            map.insert(node as u32, &g.ids);
+        }
+        Ok(Index {
+            g,
+            map,
+            rng,
+            s: Scratch::default(),
+        })
+    }
+}
+/// Every list within its capacity; every link to another existing node that
+/// lives on that layer (so that following it can never leave the arrays).
+fn validate_links(g: &Graph) -> Result<(), Error> {
+    let n = g.len();
+    for u in 0..n as u32 {
+        for l in 0..=g.level(u) {
+            if g.count(u, l).is_none_or(|c| c as usize > g.cap(l)) {
+                return Err(corrupt("neighbour list overflow"));
+            }
+            for &x in g.neighbours(u, l) {
+                if x as usize >= n || x == u || g.level(x) < l {
+                    return Err(corrupt("bad neighbour"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
