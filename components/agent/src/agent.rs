@@ -8,6 +8,7 @@ use crate::files::Files;
 use crate::http::{Clock, Http, RetryPolicy, Timeouts};
 use crate::message::{Message, ToolCall, Usage};
 use crate::prompt;
+pub use crate::provider::Sink;
 use crate::provider::{self, arguments_value, ChatRequest, Transport};
 use crate::session;
 use crate::tools::{ToolSpec, Tools};
@@ -30,19 +31,12 @@ pub struct Env<'a> {
     pub log: &'a mut dyn FnMut(&str),
 }
 
-/// Where the assistant's text goes as it is produced.
-pub trait Sink {
-    /// A piece of reply text (a stream delta, or a whole non-streamed reply).
-    fn text(&mut self, delta: &str);
-    /// A model reply ended; `last` is true for the final answer.
-    fn reply_done(&mut self, last: bool);
-}
-
 /// Discards text: the `agent` export returns the reply instead of printing.
 pub struct NoSink;
 
 impl Sink for NoSink {
     fn text(&mut self, _: &str) {}
+    fn discard(&mut self) {}
     fn reply_done(&mut self, _: bool) {}
 }
 
@@ -90,7 +84,7 @@ pub fn run_turn(
             &mut transport,
             &cfg.endpoint,
             &req,
-            &mut |t| sink.text(t),
+            &mut *sink,
             &mut *env.log,
         )?;
         if !cfg.stream && !c.text.is_empty() {

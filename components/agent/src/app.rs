@@ -2,6 +2,7 @@
 //! or an interactive chat. Platform-free, so exit codes and output formats
 //! are tested natively.
 
+use std::cell::RefCell;
 use std::io::{BufRead, Write};
 
 use crate::agent::{self, Env, Sink};
@@ -31,6 +32,8 @@ pub struct Io<'a> {
     pub stderr: &'a mut dyn Write,
     pub stdin: &'a mut dyn BufRead,
     pub stdin_is_terminal: bool,
+    /// Stream reply text as it arrives (else print each reply when complete).
+    pub stdout_is_terminal: bool,
 }
 
 /// Reads `wasiclaw.json` from the workspace (absent is fine) and resolves the
@@ -148,7 +151,7 @@ fn chat(cfg: &Config, p: &mut Platform, ws: &str, io: &mut Io, run: &RunArgs) ->
     }
 }
 
-/// Streams the reply to stdout; reports a failure as one stderr line.
+/// Prints the reply on stdout; reports a failure as one stderr line.
 fn turn(
     cfg: &Config,
     p: &mut Platform,
@@ -157,14 +160,18 @@ fn turn(
     run: &RunArgs,
     message: &str,
 ) -> Result<(), ()> {
-    let mut sink = StdoutSink {
-        out: &mut *io.stdout,
-        open: false,
-    };
-    let stderr = &mut *io.stderr;
+    let err = RefCell::new(&mut *io.stderr);
     let mut log = |line: &str| {
-        let _ = writeln!(stderr, "{line}");
-        let _ = stderr.flush();
+        let mut e = err.borrow_mut();
+        let _ = writeln!(e, "{line}");
+        let _ = e.flush();
+    };
+    let mut sink = CliSink {
+        out: &mut *io.stdout,
+        err: &err,
+        live: io.stdout_is_terminal,
+        pending: String::new(),
+        open: false,
     };
     let mut env = Env {
         http: &mut *p.http,
@@ -177,34 +184,68 @@ fn turn(
     let result = agent::run_turn(cfg, &mut env, &run.session, message, &mut sink);
     if let Err(e) = result {
         if sink.open {
-            sink.reply_done(false);
+            let _ = sink.out.write_all(b"\n");
         }
-        error_line(io, &e);
+        let _ = writeln!(err.borrow_mut(), "wasiclaw: error: {e}");
         return Err(());
     }
     Ok(())
 }
 
-/// Writes reply text to stdout as it comes; ends each reply that printed
-/// something (and always the final one) with a newline.
-struct StdoutSink<'a> {
+/// Reply text for the terminal or for a pipe. On a terminal, text is shown
+/// as it streams in. Anywhere else stdout must hold exactly the final answer
+/// even when a broken-off reply is retried, so each reply is held until it
+/// is complete; text that came with tool calls goes to stderr.
+struct CliSink<'a, 'b, 'c> {
     out: &'a mut dyn Write,
+    err: &'a RefCell<&'b mut (dyn Write + 'c)>,
+    live: bool,
+    /// Pipe mode: the text of the reply in progress.
+    pending: String,
+    /// Terminal mode: text shown since the last newline.
     open: bool,
 }
 
-impl Sink for StdoutSink<'_> {
-    fn text(&mut self, delta: &str) {
-        let _ = self.out.write_all(delta.as_bytes());
+impl CliSink<'_, '_, '_> {
+    fn show(&mut self, text: &str) {
+        let _ = self.out.write_all(text.as_bytes());
         let _ = self.out.flush();
-        self.open = true;
+    }
+}
+
+impl Sink for CliSink<'_, '_, '_> {
+    fn text(&mut self, delta: &str) {
+        if self.live {
+            self.show(delta);
+            self.open = true;
+        } else {
+            self.pending.push_str(delta);
+        }
+    }
+
+    fn discard(&mut self) {
+        if self.open {
+            self.show("\n");
+            self.open = false;
+        }
+        self.pending.clear();
     }
 
     fn reply_done(&mut self, last: bool) {
-        if self.open || last {
-            let _ = self.out.write_all(b"\n");
-            let _ = self.out.flush();
+        let text = std::mem::take(&mut self.pending);
+        if self.live {
+            if self.open || last {
+                self.show("\n");
+            }
+            self.open = false;
+        } else if last {
+            self.show(&text);
+            self.show("\n");
+        } else if !text.is_empty() {
+            let mut e = self.err.borrow_mut();
+            let _ = writeln!(e, "{text}");
+            let _ = e.flush();
         }
-        self.open = false;
     }
 }
 

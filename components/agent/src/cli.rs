@@ -28,10 +28,15 @@ OPTIONS:
     -V, --version             Print the version
 
 OUTPUT:
-    stdout carries only the assistant's reply (streamed as it arrives, then a
-    newline). stderr carries tool activity, one line per call, such as
+    stdout carries only the assistant's reply, then a newline. On a terminal
+    the reply streams in token by token (with any text the model writes
+    before calling tools). Otherwise stdout gets exactly the final answer once
+    it is complete, so a reply that broke off and was retried leaves no
+    trace; text written alongside tool calls then goes to stderr.
+    stderr carries tool activity, one line per call, such as
     `[tool] read_file {\"path\":\"notes.md\"}`, warnings and retries, and on
-    failure one line `wasiclaw: error: <kind>: <message>`.
+    failure one last line `wasiclaw: error: <kind>: <message>`
+    (kind: config, http, provider, session, max iterations).
     Exit status: 0 success, 1 runtime error, 2 usage error.
 
 WORKSPACE:
@@ -60,8 +65,9 @@ CONFIGURATION (lowest to highest: defaults, wasiclaw.json, environment, flags):
                           (local servers such as Ollama need no key)
       WASICLAW_MODEL      default gpt-4o-mini / claude-3-5-haiku-latest
       WASICLAW_EMBEDDING_MODEL
-    Failed requests (connection errors, HTTP 429 and 5xx) are retried up to 3
-    times with exponential backoff, honouring Retry-After (capped at 30s).
+    Failed requests (connection errors, timeouts, HTTP 429 and 5xx, replies
+    cut short) are retried up to 3 times with exponential backoff from 0.5s,
+    honouring Retry-After (capped at 30s).
 ";
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,8 +4,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::error::AgentError;
-
 pub struct Request {
     pub url: String,
     pub headers: Vec<(String, String)>,
@@ -77,6 +75,14 @@ pub enum HttpError {
     Other(String),
 }
 
+impl HttpError {
+    /// Connection trouble and timeouts may pass; a bad URL or a refusal
+    /// by the host will not.
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, HttpError::Other(_))
+    }
+}
+
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -131,44 +137,6 @@ impl RetryPolicy {
 
 pub fn is_retryable_status(status: u16) -> bool {
     status == 429 || (500..=599).contains(&status)
-}
-
-/// Sends `req`, retrying connection errors and 429/5xx answers. Returns the
-/// first response that is not retryable, or the last one once retries run
-/// out (the caller turns an error status into a provider error).
-pub fn send_with_retry(
-    http: &mut dyn Http,
-    clock: &mut dyn Clock,
-    policy: &RetryPolicy,
-    req: &Request,
-    timeouts: Timeouts,
-    log: &mut dyn FnMut(&str),
-) -> Result<Response, AgentError> {
-    let mut retry = 0;
-    loop {
-        let (why, wait) = match http.send(req, timeouts) {
-            Ok(resp) if is_retryable_status(resp.status) && retry < policy.max_retries => {
-                let wait = policy.delay(retry, resp.header("retry-after"));
-                (format!("HTTP {}", resp.status), wait)
-            }
-            Ok(resp) => return Ok(resp),
-            Err(e) if retry < policy.max_retries => (e.to_string(), policy.delay(retry, None)),
-            Err(e) => {
-                return Err(AgentError::Http(format!(
-                    "{}: {e} (gave up after {} attempts)",
-                    req.url,
-                    retry + 1
-                )))
-            }
-        };
-        retry += 1;
-        log(&format!(
-            "wasiclaw: {why}; retrying in {}ms (retry {retry} of {})",
-            millis(wait),
-            policy.max_retries
-        ));
-        clock.sleep(wait);
-    }
 }
 
 /// Whole milliseconds and nanoseconds without `Duration`'s u128 methods,

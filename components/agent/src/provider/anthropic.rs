@@ -129,8 +129,11 @@ fn add_usage(into: &mut Usage, u: &Value) {
 }
 
 pub fn parse_reply(body: &str) -> Result<Completion, String> {
-    let v = wasiclaw_json::parse(body).map_err(|e| e.to_string())?;
-    if let Some(e) = api_error(&v) {
+    from_value(&wasiclaw_json::parse(body).map_err(|e| e.to_string())?)
+}
+
+pub fn from_value(v: &Value) -> Result<Completion, String> {
+    if let Some(e) = api_error(v) {
         return Err(e);
     }
     let content = v
@@ -251,6 +254,10 @@ impl Stream {
             self.text.push_str(t);
             on_text(t);
         }
+    }
+
+    pub fn done(&self) -> bool {
+        self.started && self.done
     }
 
     pub fn finish(self) -> Result<Completion, String> {

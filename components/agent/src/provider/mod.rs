@@ -2,20 +2,17 @@
 //! the exchange that ties them to the HTTP seam with retries.
 
 pub mod anthropic;
+mod exchange;
 pub mod openai;
+
+pub use exchange::{complete, Sink, Transport};
 
 use wasiclaw_json::Value;
 
-use crate::error::AgentError;
-use crate::http::{self, Clock, Http, Request, Response, RetryPolicy, Timeouts};
+use crate::http::Request;
 use crate::message::{Message, ToolCall, Usage};
 use crate::sse;
 use crate::tools::ToolSpec;
-
-/// Non-streamed replies larger than this are refused rather than buffered.
-const MAX_REPLY_BYTES: usize = 16 << 20;
-/// How much of an error body is read to explain a failure.
-const MAX_ERROR_BYTES: usize = 64 << 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProviderKind {
@@ -140,6 +137,14 @@ impl StreamState {
         }
     }
 
+    /// Whether the provider's end marker (`[DONE]`, `message_stop`) arrived.
+    pub fn done(&self) -> bool {
+        match self {
+            StreamState::OpenAi(s) => s.done(),
+            StreamState::Anthropic(s) => s.done(),
+        }
+    }
+
     /// The finished reply; an error if the stream ended before its end marker.
     pub fn finish(self) -> Result<Completion, String> {
         match self {
@@ -147,86 +152,6 @@ impl StreamState {
             StreamState::Anthropic(s) => s.finish(),
         }
     }
-}
-
-/// Everything `complete` needs besides the request itself.
-pub struct Transport<'a> {
-    pub http: &'a mut dyn Http,
-    pub clock: &'a mut dyn Clock,
-    pub policy: RetryPolicy,
-    pub timeouts: Timeouts,
-}
-
-/// Runs one model request: send with retries, then parse the (streamed)
-/// reply. Streamed text goes to `on_text` as it arrives.
-pub fn complete(
-    t: &mut Transport,
-    endpoint: &Endpoint,
-    req: &ChatRequest,
-    on_text: &mut dyn FnMut(&str),
-    log: &mut dyn FnMut(&str),
-) -> Result<Completion, AgentError> {
-    let request = endpoint.build(req);
-    let mut resp = http::send_with_retry(t.http, t.clock, &t.policy, &request, t.timeouts, log)?;
-    if !(200..300).contains(&resp.status) {
-        let detail = resp
-            .read_all(MAX_ERROR_BYTES)
-            .map(|b| error_detail(std::str::from_utf8(&b).unwrap_or("(binary body)")))
-            .unwrap_or_default();
-        let msg = format!("{} returned HTTP {}{detail}", request.url, resp.status);
-        return Err(if http::is_retryable_status(resp.status) {
-            AgentError::Http(format!(
-                "{msg} (gave up after {} attempts)",
-                t.policy.max_retries + 1
-            ))
-        } else {
-            AgentError::Provider(msg)
-        });
-    }
-    // A server may ignore `stream: true` and answer with plain JSON.
-    let is_json = resp
-        .header("content-type")
-        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
-    if req.stream && !is_json {
-        read_stream(&mut resp, endpoint.kind, on_text)
-    } else {
-        let body = resp
-            .read_all(MAX_REPLY_BYTES)
-            .map_err(|e| AgentError::Http(format!("reading the reply: {e}")))?;
-        let text = String::from_utf8(body)
-            .map_err(|_| AgentError::Provider("malformed reply: not UTF-8".into()))?;
-        let c = endpoint
-            .parse_reply(&text)
-            .map_err(|e| AgentError::Provider(format!("malformed reply: {e}")))?;
-        if req.stream && !c.text.is_empty() {
-            on_text(&c.text);
-        }
-        Ok(c)
-    }
-}
-
-fn read_stream(
-    resp: &mut Response,
-    kind: ProviderKind,
-    on_text: &mut dyn FnMut(&str),
-) -> Result<Completion, AgentError> {
-    let bad = |e: String| AgentError::Provider(format!("malformed stream: {e}"));
-    let mut decoder = sse::Decoder::new();
-    let mut state = StreamState::new(kind);
-    loop {
-        let chunk = resp
-            .body
-            .next_chunk()
-            .map_err(|e| AgentError::Http(format!("reading the stream: {e}")))?;
-        let Some(chunk) = chunk else { break };
-        for ev in decoder.feed(&chunk).map_err(bad)? {
-            state.on_event(&ev, on_text).map_err(bad)?;
-        }
-    }
-    if let Some(ev) = decoder.finish().map_err(bad)? {
-        state.on_event(&ev, on_text).map_err(bad)?;
-    }
-    state.finish().map_err(bad)
 }
 
 /// `: message` from a JSON error body (both providers nest it under

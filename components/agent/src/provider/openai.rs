@@ -95,8 +95,11 @@ fn api_error(v: &Value) -> Option<String> {
 }
 
 pub fn parse_reply(body: &str) -> Result<Completion, String> {
-    let v = wasiclaw_json::parse(body).map_err(|e| e.to_string())?;
-    if let Some(e) = api_error(&v) {
+    from_value(&wasiclaw_json::parse(body).map_err(|e| e.to_string())?)
+}
+
+pub fn from_value(v: &Value) -> Result<Completion, String> {
+    if let Some(e) = api_error(v) {
         return Err(e);
     }
     let choice = v
@@ -232,6 +235,10 @@ impl Stream {
                 p.arguments.push_str(a);
             }
         }
+    }
+
+    pub fn done(&self) -> bool {
+        self.done
     }
 
     pub fn finish(self) -> Result<Completion, String> {

@@ -73,6 +73,7 @@ fn main_with(
     argv: &[&str],
     stdin: &str,
     terminal: bool,
+    stdout_tty: bool,
     http: Vec<Scripted>,
     env: &[(&str, &str)],
 ) -> Outcome {
@@ -100,6 +101,7 @@ fn main_with(
         stderr: &mut err,
         stdin: &mut input,
         stdin_is_terminal: terminal,
+        stdout_is_terminal: stdout_tty,
     };
     let code = app::main(&args(argv), &mut p, &mut io);
     Outcome {
@@ -115,14 +117,14 @@ const LOCAL: &[(&str, &str)] = &[("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")];
 #[test]
 fn help_and_version_exit_zero() {
     let ws = TempDir::new();
-    let o = main_with(&ws, &["--help"], "", true, vec![], &[]);
+    let o = main_with(&ws, &["--help"], "", true, false, vec![], &[]);
     assert_eq!(o.code, EXIT_OK);
     for needle in ["wasmtime run -S http --dir ./ws::/workspace --env OPENAI_API_KEY dist/wasiclaw.wasm -m \"hi\"",
         "--no-stream", "--max-iterations", "maxIterations", "contextTokens", "embeddingModel", "ANTHROPIC_BASE_URL",
         "WASICLAW_PROVIDER", "WASICLAW_EMBEDDING_MODEL", "Exit status"] {
         assert!(o.stdout.contains(needle), "help lacks {needle}");
     }
-    let o = main_with(&ws, &["--version"], "", true, vec![], &[]);
+    let o = main_with(&ws, &["--version"], "", true, false, vec![], &[]);
     assert_eq!(
         (o.code, o.stdout.as_str()),
         (
@@ -135,14 +137,14 @@ fn help_and_version_exit_zero() {
 #[test]
 fn usage_error_exits_two_with_one_line() {
     let ws = TempDir::new();
-    let o = main_with(&ws, &["--frobnicate"], "", true, vec![], LOCAL);
+    let o = main_with(&ws, &["--frobnicate"], "", true, false, vec![], LOCAL);
     assert_eq!(o.code, EXIT_USAGE);
     assert_eq!(o.stdout, "");
     assert_eq!(
         o.stderr,
         "wasiclaw: error: unknown option '--frobnicate' (see --help)\n"
     );
-    let o = main_with(&ws, &[], "  \n", false, vec![], LOCAL);
+    let o = main_with(&ws, &[], "  \n", false, false, vec![], LOCAL);
     assert_eq!(o.code, EXIT_USAGE);
     assert!(o
         .stderr
@@ -157,6 +159,7 @@ fn one_turn_streams_the_reply_to_stdout() {
         &["-m", "hi"],
         "",
         true,
+        false,
         vec![Scripted::sse(&replies::openai_sse_text("Hello there"), 7)],
         LOCAL,
     );
@@ -185,6 +188,7 @@ fn tool_activity_goes_to_stderr_and_stdout_has_only_replies() {
         &["-m", "do it", "--no-stream", "--session", "t"],
         "",
         true,
+        false,
         vec![
             Scripted::json(
                 200,
@@ -209,6 +213,7 @@ fn message_from_piped_stdin() {
         &["--no-stream"],
         "summarise this\n",
         false,
+        false,
         vec![Scripted::json(200, &replies::openai_text("ok"))],
         LOCAL,
     );
@@ -229,6 +234,7 @@ fn interactive_chat_on_a_terminal() {
         &["--no-stream"],
         "first\n\nsecond\n/exit\nnever sent\n",
         true,
+        false,
         vec![
             Scripted::json(200, &replies::openai_text("one")),
             Scripted::json(200, &replies::openai_text("two")),
@@ -247,7 +253,7 @@ fn interactive_chat_on_a_terminal() {
 #[test]
 fn runtime_errors_exit_one_with_one_line() {
     let ws = TempDir::new();
-    let o = main_with(&ws, &["-m", "x"], "", true, vec![], &[]);
+    let o = main_with(&ws, &["-m", "x"], "", true, false, vec![], &[]);
     assert_eq!(o.code, EXIT_ERROR);
     assert!(o
         .stderr
@@ -255,7 +261,7 @@ fn runtime_errors_exit_one_with_one_line() {
     assert_eq!(o.stderr.lines().count(), 1);
 
     ws.write("wasiclaw.json", "{oops");
-    let o = main_with(&ws, &["-m", "x"], "", true, vec![], LOCAL);
+    let o = main_with(&ws, &["-m", "x"], "", true, false, vec![], LOCAL);
     assert_eq!(o.code, EXIT_ERROR);
     assert!(
         o.stderr
@@ -265,7 +271,8 @@ fn runtime_errors_exit_one_with_one_line() {
     );
     std::fs::remove_file(ws.0.join("wasiclaw.json")).unwrap();
 
-    // Truncated stream: partial text, then a newline, then the error.
+    // A stream that keeps breaking off: retried, then one error line last;
+    // nothing of the partial replies reaches stdout.
     let cut = replies::openai_sse_text("partial reply");
     let cut = &cut[..cut.find("data: [DONE]").unwrap()];
     let o = main_with(
@@ -273,15 +280,17 @@ fn runtime_errors_exit_one_with_one_line() {
         &["-m", "x"],
         "",
         true,
-        vec![Scripted::sse(cut, 10)],
+        false,
+        vec![Scripted::sse(cut, 10); 4],
         LOCAL,
     );
     assert_eq!(o.code, EXIT_ERROR);
-    assert_eq!(o.stdout, "partial reply\n");
-    assert_eq!(o.stderr.lines().count(), 1);
+    assert_eq!(o.stdout, "");
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", o.stderr);
+    assert!(lines[..3].iter().all(|l| l.contains("retrying")));
     assert!(
-        o.stderr
-            .starts_with("wasiclaw: error: provider: malformed stream:"),
+        lines[3].starts_with("wasiclaw: error: http: ") && lines[3].contains("truncated"),
         "{}",
         o.stderr
     );
@@ -295,6 +304,7 @@ fn runtime_errors_exit_one_with_one_line() {
         &["-m", "x", "--max-iterations", "1", "--no-stream"],
         "",
         true,
+        false,
         vec![Scripted::json(
             200,
             &replies::openai_calls(&[("c", "echo", "{}")]),
@@ -334,4 +344,62 @@ fn export_turn_returns_the_reply_without_printing() {
         app::export_turn(&mut p, &mut |_| {}, "", "hi"),
         Err(AgentError::Config("no workspace".into()))
     );
+}
+
+const NARRATED: [&str; 2] = [
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Let me look.\",\"tool_calls\":[{\"index\":0,\"id\":\"c\",\"function\":{\"name\":\"echo\",\"arguments\":\"{}\"}}]}}]}\n\ndata: [DONE]\n\n",
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Found.\"}}]}\n\ndata: [DONE]\n\n",
+];
+
+#[test]
+fn piped_stdout_gets_exactly_the_final_answer() {
+    let ws = TempDir::new();
+    let cut = replies::openai_sse_text("broken reply");
+    let cut = &cut[..cut.find("data: [DONE]").unwrap()];
+    let o = main_with(
+        &ws,
+        &["-m", "x"],
+        "",
+        true,
+        false,
+        vec![
+            Scripted::sse(NARRATED[0], 3),
+            Scripted::sse(cut, 4),
+            Scripted::sse(NARRATED[1], 5),
+        ],
+        LOCAL,
+    );
+    assert_eq!(o.code, EXIT_OK, "{}", o.stderr);
+    assert_eq!(o.stdout, "Found.\n");
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(
+        lines[0], "Let me look.",
+        "narration goes to stderr: {}",
+        o.stderr
+    );
+    assert_eq!(lines[1], "[tool] echo {}");
+    assert!(lines[2].contains("retrying"), "{}", o.stderr);
+}
+
+#[test]
+fn terminal_stdout_streams_everything_live() {
+    let ws = TempDir::new();
+    let cut = replies::openai_sse_text("broken reply");
+    let cut = &cut[..cut.find("data: [DONE]").unwrap()];
+    let o = main_with(
+        &ws,
+        &["-m", "x"],
+        "",
+        true,
+        true,
+        vec![
+            Scripted::sse(NARRATED[0], 3),
+            Scripted::sse(cut, 4),
+            Scripted::sse(NARRATED[1], 5),
+        ],
+        LOCAL,
+    );
+    assert_eq!(o.code, EXIT_OK, "{}", o.stderr);
+    // The broken-off attempt stays visible, ended by a newline.
+    assert_eq!(o.stdout, "Let me look.\nbroken reply\nFound.\n");
 }

@@ -1,36 +1,17 @@
 use std::time::Duration;
 
-use super::{replies, FakeClock, FakeHttp, Scripted};
+use super::{exchange, replies, Exchange, Scripted};
 use crate::error::AgentError;
-use crate::http::{self, split_url, HttpError, Request, RetryPolicy, Timeouts, UrlParts};
-use crate::message::Message;
-use crate::provider::{self, ChatRequest, Endpoint, ProviderKind, Transport};
+use crate::http::{split_url, HttpError, RetryPolicy, UrlParts};
+use crate::provider::ProviderKind;
 use crate::sse::{Decoder, Event};
 
-fn req() -> Request {
-    Request {
-        url: "http://127.0.0.1:9/x".into(),
-        headers: vec![],
-        body: b"{}".to_vec(),
-    }
+fn run(replies: Vec<Result<Scripted, HttpError>>) -> Exchange {
+    exchange(ProviderKind::OpenAi, false, replies)
 }
 
-fn run(
-    replies: Vec<Result<Scripted, HttpError>>,
-) -> (Result<u16, AgentError>, FakeClock, Vec<String>, usize) {
-    let mut http = FakeHttp::new(replies);
-    let mut clock = FakeClock::default();
-    let mut log = Vec::new();
-    let r = http::send_with_retry(
-        &mut http,
-        &mut clock,
-        &RetryPolicy::default(),
-        &req(),
-        Timeouts::from_secs(60),
-        &mut |l| log.push(l.to_string()),
-    )
-    .map(|r| r.status);
-    (r, clock, log, http.requests.len())
+fn ok() -> Result<Scripted, HttpError> {
+    Ok(Scripted::json(200, &replies::openai_text("fine")))
 }
 
 #[test]
@@ -52,94 +33,72 @@ fn backoff_doubles_and_is_capped() {
 
 #[test]
 fn retries_5xx_and_429_then_succeeds() {
-    let (r, clock, log, n) = run(vec![
+    let x = run(vec![
         Ok(Scripted::json(503, "{}")),
         Ok(Scripted::json(429, "{}").header("Retry-After", "2")),
-        Ok(Scripted::json(200, "{}")),
+        ok(),
     ]);
-    assert_eq!(r, Ok(200));
-    assert_eq!(n, 3);
+    assert_eq!(x.result.unwrap().text, "fine");
+    assert_eq!(x.http.requests.len(), 3);
     assert_eq!(
-        clock.sleeps,
+        x.sleeps,
         vec![Duration::from_millis(500), Duration::from_secs(2)]
     );
-    assert_eq!(log.len(), 2);
+    assert_eq!(x.log.len(), 2);
     assert!(
-        log[0].contains("HTTP 503") && log[0].contains("retry 1 of 3"),
+        x.log[0].contains("HTTP 503") && x.log[0].contains("retry 1 of 3"),
         "{}",
-        log[0]
+        x.log[0]
     );
 }
 
 #[test]
 fn connection_errors_are_retried_at_most_three_times() {
     let refused = || Err(HttpError::Connect("refused".into()));
-    let (r, clock, _, n) = run(vec![refused(), refused(), refused(), refused(), refused()]);
-    assert_eq!(n, 4, "one try plus three retries");
-    assert_eq!(clock.sleeps.len(), 3);
-    match r {
+    let x = run(vec![refused(), refused(), refused(), refused(), ok()]);
+    assert_eq!(x.http.requests.len(), 4, "one try plus three retries");
+    assert_eq!(x.sleeps.len(), 3);
+    match x.result {
         Err(AgentError::Http(m)) => {
             assert!(m.contains("refused") && m.contains("4 attempts"), "{m}")
         }
         other => panic!("{other:?}"),
     }
-    let (r, _, _, n) = run(vec![
-        Err(HttpError::Timeout("slow".into())),
-        Ok(Scripted::json(200, "{}")),
-    ]);
-    assert_eq!((r, n), (Ok(200), 2));
+    let x = run(vec![Err(HttpError::Timeout("slow".into())), ok()]);
+    assert_eq!((x.result.is_ok(), x.http.requests.len()), (true, 2));
+    // A refusal by the host is not transient.
+    let x = run(vec![Err(HttpError::Other("denied".into())), ok()]);
+    assert!(matches!(x.result, Err(AgentError::Http(_))));
+    assert_eq!(x.http.requests.len(), 1);
 }
 
 #[test]
-fn non_retryable_status_is_returned_at_once() {
-    let (r, clock, _, n) = run(vec![
-        Ok(Scripted::json(400, "{}")),
-        Ok(Scripted::json(200, "{}")),
-    ]);
-    assert_eq!((r, n), (Ok(400), 1));
-    assert!(clock.sleeps.is_empty());
+fn non_retryable_status_is_final() {
+    let x = run(vec![Ok(Scripted::json(400, "{}")), ok()]);
+    assert!(matches!(x.result, Err(AgentError::Provider(_))));
+    assert_eq!(x.http.requests.len(), 1);
+    assert!(x.sleeps.is_empty());
 }
 
 #[test]
 fn persistent_5xx_becomes_http_error() {
-    let mut http = FakeHttp::new(vec![
+    let x = run(vec![
         Ok(Scripted::json(500, "{}")),
         Ok(Scripted::json(502, "{}")),
         Ok(Scripted::json(503, "{}")),
         Ok(Scripted::json(500, r#"{"error":{"message":"down"}}"#)),
-        Ok(Scripted::json(200, &replies::openai_text("late"))),
+        ok(),
     ]);
-    let mut clock = FakeClock::default();
-    let mut t = Transport {
-        http: &mut http,
-        clock: &mut clock,
-        policy: RetryPolicy::default(),
-        timeouts: Timeouts::from_secs(42),
-    };
-    let msgs = [Message::user("x")];
-    let req = ChatRequest {
-        model: "m",
-        system: "",
-        messages: &msgs,
-        tools: &[],
-        stream: false,
-        max_tokens: 1,
-    };
-    let ep = Endpoint {
-        kind: ProviderKind::OpenAi,
-        base_url: "http://h/v1".into(),
-        api_key: None,
-    };
-    match provider::complete(&mut t, &ep, &req, &mut |_| {}, &mut |_| {}) {
+    match x.result {
         Err(AgentError::Http(m)) => assert!(m.contains("HTTP 500") && m.contains("down"), "{m}"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(http.requests.len(), 4);
+    assert_eq!(x.http.requests.len(), 4);
     assert_eq!(
-        http.requests[0].timeouts.first_byte,
+        x.http.requests[0].timeouts.first_byte,
         Duration::from_secs(42)
     );
-    assert_eq!(http.requests[0].timeouts.connect, Duration::from_secs(30));
+    assert_eq!(x.http.requests[0].timeouts.connect, Duration::from_secs(30));
 }
 
 #[test]

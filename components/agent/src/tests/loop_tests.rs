@@ -1,7 +1,7 @@
 use wasiclaw_json::Value;
 
-use super::{replies, FakeClock, FakeHttp, FakeTools, Scripted, TempDir};
-use crate::agent::{run_turn, Env, Sink, TurnOutput};
+use super::{replies, FakeClock, FakeHttp, FakeTools, Recorder, Scripted, TempDir};
+use crate::agent::{run_turn, Env, TurnOutput};
 use crate::config::Config;
 use crate::error::AgentError;
 use crate::message::{Message, Role, Usage};
@@ -21,21 +21,6 @@ fn config(kind: ProviderKind, stream: bool) -> Config {
         context_tokens: 32_000,
         max_tokens: 100,
         timeout_secs: 10,
-    }
-}
-
-#[derive(Default)]
-struct Recorder {
-    events: Vec<String>,
-}
-
-impl Sink for Recorder {
-    fn text(&mut self, delta: &str) {
-        self.events.push(format!("text:{delta}"));
-    }
-
-    fn reply_done(&mut self, last: bool) {
-        self.events.push(format!("done:{last}"));
     }
 }
 

@@ -14,8 +14,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::error::AgentError;
 use crate::files::StdFiles;
-use crate::http::{Body, Clock, Http, HttpError, Request, Response, Timeouts};
+use crate::http::{Body, Clock, Http, HttpError, Request, Response, RetryPolicy, Timeouts};
+use crate::message::Message;
+use crate::provider::{self, ChatRequest, Completion, Endpoint, ProviderKind, Sink, Transport};
 use crate::tools::{ToolError, ToolSpec, Tools};
 
 /// A reply the fake server gives: status, headers and body chunks.
@@ -24,6 +27,8 @@ pub struct Scripted {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub chunks: Vec<Vec<u8>>,
+    /// After the chunks, the connection breaks instead of ending cleanly.
+    pub broken: bool,
 }
 
 impl Scripted {
@@ -32,6 +37,7 @@ impl Scripted {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
             chunks: vec![body.as_bytes().to_vec()],
+            broken: false,
         }
     }
 
@@ -46,7 +52,13 @@ impl Scripted {
                 .chunks(split.max(1))
                 .map(<[u8]>::to_vec)
                 .collect(),
+            broken: false,
         }
+    }
+
+    pub fn broken(mut self) -> Scripted {
+        self.broken = true;
+        self
     }
 
     pub fn header(mut self, k: &str, v: &str) -> Scripted {
@@ -90,11 +102,15 @@ impl FakeHttp {
     }
 }
 
-struct ChunkBody(VecDeque<Vec<u8>>);
+struct ChunkBody(VecDeque<Vec<u8>>, bool);
 
 impl Body for ChunkBody {
     fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
-        Ok(self.0.pop_front())
+        match self.0.pop_front() {
+            Some(c) => Ok(Some(c)),
+            None if self.1 => Err(HttpError::Connect("connection reset".into())),
+            None => Ok(None),
+        }
     }
 }
 
@@ -113,7 +129,7 @@ impl Http for FakeHttp {
         Ok(Response {
             status: s.status,
             headers: s.headers,
-            body: Box::new(ChunkBody(s.chunks.into())),
+            body: Box::new(ChunkBody(s.chunks.into(), s.broken)),
         })
     }
 }
@@ -163,6 +179,94 @@ impl Tools for FakeTools {
             "deny" => Err(ToolError::Denied("outside the workspace".into())),
             other => Err(ToolError::UnknownTool(other.into())),
         }
+    }
+}
+
+/// Records what the loop and the exchange send to the sink.
+#[derive(Default)]
+pub struct Recorder {
+    pub events: Vec<String>,
+}
+
+impl Recorder {
+    /// The text that survived: every reply's deltas since its last discard.
+    pub fn shown(&self) -> String {
+        let mut out = String::new();
+        let mut reply = String::new();
+        for e in &self.events {
+            if let Some(t) = e.strip_prefix("text:") {
+                reply.push_str(t);
+            } else if e == "discard" {
+                reply.clear();
+            } else {
+                out.push_str(&std::mem::take(&mut reply));
+            }
+        }
+        out + &reply
+    }
+}
+
+impl Sink for Recorder {
+    fn text(&mut self, delta: &str) {
+        self.events.push(format!("text:{delta}"));
+    }
+
+    fn discard(&mut self) {
+        self.events.push("discard".into());
+    }
+
+    fn reply_done(&mut self, last: bool) {
+        self.events.push(format!("done:{last}"));
+    }
+}
+
+/// The outcome of one `provider::complete` against scripted replies.
+pub struct Exchange {
+    pub result: Result<Completion, AgentError>,
+    pub sink: Recorder,
+    pub http: FakeHttp,
+    pub sleeps: Vec<Duration>,
+    pub log: Vec<String>,
+}
+
+pub fn exchange(
+    kind: ProviderKind,
+    stream: bool,
+    replies: Vec<Result<Scripted, HttpError>>,
+) -> Exchange {
+    let mut http = FakeHttp::new(replies);
+    let mut clock = FakeClock::default();
+    let mut sink = Recorder::default();
+    let mut log = Vec::new();
+    let mut t = Transport {
+        http: &mut http,
+        clock: &mut clock,
+        policy: RetryPolicy::default(),
+        timeouts: Timeouts::from_secs(42),
+    };
+    let msgs = [Message::user("x")];
+    let req = ChatRequest {
+        model: "m",
+        system: "",
+        messages: &msgs,
+        tools: &[],
+        stream,
+        max_tokens: 5,
+    };
+    let endpoint = Endpoint {
+        kind,
+        base_url: "http://127.0.0.1:9/v1".into(),
+        api_key: Some("k".into()),
+    };
+    let result = provider::complete(&mut t, &endpoint, &req, &mut sink, &mut |l| {
+        log.push(l.to_string())
+    });
+    Exchange {
+        result,
+        sink,
+        http,
+        sleeps: clock.sleeps,
+        log,
     }
 }
 

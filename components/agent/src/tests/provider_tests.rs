@@ -1,10 +1,9 @@
 use wasiclaw_json::{parse, Value};
 
-use super::{replies, FakeClock, FakeHttp, FakeTools, Scripted};
+use super::{exchange, replies, Exchange, FakeTools, Scripted};
 use crate::error::AgentError;
-use crate::http::{RetryPolicy, Timeouts};
 use crate::message::{Message, ToolCall, Usage};
-use crate::provider::{self, ChatRequest, Completion, Endpoint, ProviderKind, Transport};
+use crate::provider::{self, ChatRequest, Completion, Endpoint, ProviderKind};
 use crate::tools::Tools;
 
 fn history() -> Vec<Message> {
@@ -257,37 +256,8 @@ const ANTHROPIC_STREAM: &str = concat!(
 );
 
 /// Streams `body` through the full exchange, split into `split`-byte chunks.
-fn stream(
-    kind: ProviderKind,
-    body: &str,
-    split: usize,
-) -> (Result<Completion, AgentError>, String) {
-    let mut http = FakeHttp::new(vec![Ok(Scripted::sse(body, split))]);
-    let mut clock = FakeClock::default();
-    let mut t = Transport {
-        http: &mut http,
-        clock: &mut clock,
-        policy: RetryPolicy::default(),
-        timeouts: Timeouts::from_secs(10),
-    };
-    let msgs = [Message::user("x")];
-    let req = ChatRequest {
-        model: "m",
-        system: "",
-        messages: &msgs,
-        tools: &[],
-        stream: true,
-        max_tokens: 5,
-    };
-    let mut shown = String::new();
-    let r = provider::complete(
-        &mut t,
-        &endpoint(kind),
-        &req,
-        &mut |s| shown.push_str(s),
-        &mut |_| {},
-    );
-    (r, shown)
+fn stream(kind: ProviderKind, body: &str, split: usize) -> Exchange {
+    exchange(kind, true, vec![Ok(Scripted::sse(body, split))])
 }
 
 #[test]
@@ -297,10 +267,16 @@ fn streams_parse_identically_however_they_are_split() {
         (ProviderKind::Anthropic, ANTHROPIC_STREAM),
     ] {
         for split in [1, 2, 3, 7, 64, 100_000] {
-            let (r, shown) = stream(kind, body, split);
-            let c = r.unwrap_or_else(|e| panic!("{kind:?} split {split}: {e}"));
+            let x = stream(kind, body, split);
+            let c = x
+                .result
+                .unwrap_or_else(|e| panic!("{kind:?} split {split}: {e}"));
             assert_eq!(c.text, "Héllo wörld");
-            assert_eq!(shown, "Héllo wörld", "text is streamed as it arrives");
+            assert_eq!(
+                x.sink.shown(),
+                "Héllo wörld",
+                "text is streamed as it arrives"
+            );
             assert_eq!(c.tool_calls.len(), 2);
             assert_eq!(c.tool_calls[0].name, "echo");
             assert_eq!(c.tool_calls[0].arguments, r#"{"text":"hi"}"#);
@@ -316,8 +292,10 @@ fn streams_parse_identically_however_they_are_split() {
 #[test]
 fn crlf_line_endings_are_accepted() {
     let body = replies::openai_sse_text("a b").replace('\n', "\r\n");
-    let (r, _) = stream(ProviderKind::OpenAi, &body, 5);
-    assert_eq!(r.unwrap().text, "a b");
+    assert_eq!(
+        stream(ProviderKind::OpenAi, &body, 5).result.unwrap().text,
+        "a b"
+    );
 }
 
 fn provider_error(r: Result<Completion, AgentError>) -> String {
@@ -327,107 +305,125 @@ fn provider_error(r: Result<Completion, AgentError>) -> String {
     }
 }
 
+/// The stream ends (cleanly or by a reset) after some text but before its
+/// end marker: the request is retried, the partial text discarded.
 #[test]
-fn truncated_streams_are_errors() {
-    let cut = OPENAI_STREAM.find("data: [DONE]").unwrap();
-    let m = provider_error(stream(ProviderKind::OpenAi, &OPENAI_STREAM[..cut], 9).0);
-    assert!(m.contains("truncated"), "{m}");
-    let cut = ANTHROPIC_STREAM.find("event: message_stop").unwrap();
-    let m = provider_error(stream(ProviderKind::Anthropic, &ANTHROPIC_STREAM[..cut], 9).0);
-    assert!(m.contains("truncated"), "{m}");
-    let m = provider_error(stream(ProviderKind::Anthropic, "", 9).0);
-    assert!(m.contains("truncated"), "{m}");
-    // Cut in the middle of an event's JSON.
-    let cut = OPENAI_STREAM.find(" wörld").unwrap();
-    let m = provider_error(stream(ProviderKind::OpenAi, &OPENAI_STREAM[..cut], 9).0);
-    assert!(m.contains("malformed stream"), "{m}");
+fn truncated_streams_are_retried_and_their_text_discarded() {
+    for (kind, body, marker) in [
+        (ProviderKind::OpenAi, OPENAI_STREAM, "data: [DONE]"),
+        (
+            ProviderKind::Anthropic,
+            ANTHROPIC_STREAM,
+            "event: message_stop",
+        ),
+    ] {
+        let cut = &body[..body.find(marker).unwrap()];
+        for first in [Scripted::sse(cut, 9), Scripted::sse(cut, 9).broken()] {
+            let x = exchange(kind, true, vec![Ok(first), Ok(Scripted::sse(body, 9))]);
+            let c = x.result.unwrap();
+            assert_eq!(c.text, "Héllo wörld");
+            assert_eq!(x.sink.shown(), "Héllo wörld");
+            assert!(x.sink.events.contains(&"discard".to_string()));
+            assert_eq!(x.http.requests.len(), 2);
+            assert_eq!(x.sleeps.len(), 1);
+            assert!(
+                x.log[0].contains("truncated") || x.log[0].contains("broke off"),
+                "{}",
+                x.log[0]
+            );
+        }
+    }
 }
 
 #[test]
-fn garbage_streams_are_errors() {
-    for (kind, body) in [
-        (ProviderKind::OpenAi, "data: {not json\n\n"),
-        (ProviderKind::OpenAi, "data: [DONE]\n\ndata: {\"choices\":[]}\n\n"),
-        (ProviderKind::OpenAi, "data: {\"error\":{\"message\":\"boom\"}}\n\n"),
-        (ProviderKind::Anthropic, "event: error\ndata: {\"type\":\"error\",\"error\":{\"message\":\"Overloaded\"}}\n\n"),
-        (ProviderKind::Anthropic, "data: {\"type\":\"content_block_delta\",\"index\":3,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\"}}\n\n"),
-    ] {
-        let m = provider_error(stream(kind, body, 4).0);
-        assert!(m.starts_with("malformed stream"), "{m}");
+fn persistent_truncation_gives_up_with_an_http_error() {
+    let cut = &OPENAI_STREAM[..OPENAI_STREAM.find("data: [DONE]").unwrap()];
+    let x = exchange(
+        ProviderKind::OpenAi,
+        true,
+        (0..6).map(|_| Ok(Scripted::sse(cut, 50))).collect(),
+    );
+    match x.result {
+        Err(AgentError::Http(m)) => {
+            assert!(m.contains("truncated") && m.contains("4 attempts"), "{m}")
+        }
+        other => panic!("{other:?}"),
     }
-    let mut invalid_utf8 = b"data: \xff\xfe\n\n".to_vec();
-    invalid_utf8.extend_from_slice(b"data: [DONE]\n\n");
+    assert_eq!(x.http.requests.len(), 4);
+    assert_eq!(x.sink.shown(), "");
+}
+
+#[test]
+fn cut_non_stream_bodies_are_retried() {
+    let full = replies::openai_text("whole");
+    let half = &full[..full.len() / 2];
+    let x = exchange(
+        ProviderKind::OpenAi,
+        false,
+        vec![
+            Ok(Scripted::json(200, half)),
+            Ok(Scripted::json(200, &full).broken()),
+            Ok(Scripted::json(200, &full)),
+        ],
+    );
+    assert_eq!(x.result.unwrap().text, "whole");
+    assert_eq!(x.http.requests.len(), 3);
+    assert!(
+        !x.sink.events.iter().any(|e| e.starts_with("text:")),
+        "non-streamed text is the loop's to show"
+    );
+}
+
+#[test]
+fn garbage_is_not_retried() {
+    for (kind, stream, body) in [
+        (ProviderKind::OpenAi, true, "data: {not json\n\n"),
+        (ProviderKind::OpenAi, true, "data: [DONE]\n\ndata: {\"choices\":[]}\n\n"),
+        (ProviderKind::OpenAi, true, "data: {\"error\":{\"message\":\"boom\"}}\n\n"),
+        (ProviderKind::Anthropic, true, "event: error\ndata: {\"type\":\"error\",\"error\":{\"message\":\"Overloaded\"}}\n\n"),
+        (ProviderKind::Anthropic, true, "data: {\"type\":\"content_block_delta\",\"index\":3,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\"}}\n\n"),
+        (ProviderKind::OpenAi, false, "{\"id\": \"broken\", \"choices\": [{\"message\": <html>"),
+        (ProviderKind::OpenAi, false, "{\"choices\": []}"),
+    ] {
+        let reply = if stream { Scripted::sse(body, 4) } else { Scripted::json(200, body) };
+        let x = exchange(kind, stream, vec![Ok(reply.clone()), Ok(reply)]);
+        let m = provider_error(x.result);
+        assert!(m.starts_with("malformed"), "{m}");
+        assert_eq!(x.http.requests.len(), 1, "{body}");
+    }
+    // Cut in the middle of an event's JSON, then a clean end: garbage too.
+    let cut = OPENAI_STREAM.find(" wörld").unwrap();
+    let m = provider_error(stream(ProviderKind::OpenAi, &OPENAI_STREAM[..cut], 9).result);
+    assert!(m.contains("malformed stream"), "{m}");
     let mut d = crate::sse::Decoder::new();
-    assert!(d.feed(&invalid_utf8).is_err());
+    assert!(d.feed(b"data: \xff\xfe\n\n").is_err());
 }
 
 #[test]
 fn json_answer_to_a_stream_request_is_accepted() {
-    let mut http = FakeHttp::new(vec![Ok(Scripted::json(
-        200,
-        &replies::openai_text("plain"),
-    ))]);
-    let mut clock = FakeClock::default();
-    let mut t = Transport {
-        http: &mut http,
-        clock: &mut clock,
-        policy: RetryPolicy::default(),
-        timeouts: Timeouts::from_secs(10),
-    };
-    let msgs = [Message::user("x")];
-    let req = ChatRequest {
-        model: "m",
-        system: "",
-        messages: &msgs,
-        tools: &[],
-        stream: true,
-        max_tokens: 5,
-    };
-    let mut shown = String::new();
-    let c = provider::complete(
-        &mut t,
-        &endpoint(ProviderKind::OpenAi),
-        &req,
-        &mut |s| shown.push_str(s),
-        &mut |_| {},
-    )
-    .unwrap();
-    assert_eq!((c.text.as_str(), shown.as_str()), ("plain", "plain"));
+    let x = exchange(
+        ProviderKind::OpenAi,
+        true,
+        vec![Ok(Scripted::json(200, &replies::openai_text("plain")))],
+    );
+    assert_eq!(x.result.unwrap().text, "plain");
+    assert_eq!(x.sink.shown(), "plain");
 }
 
 #[test]
 fn error_status_becomes_provider_error_with_message() {
-    let mut http = FakeHttp::new(vec![Ok(Scripted::json(
-        401,
-        r#"{"error":{"message":"Incorrect API key"}}"#,
-    ))]);
-    let mut clock = FakeClock::default();
-    let mut t = Transport {
-        http: &mut http,
-        clock: &mut clock,
-        policy: RetryPolicy::default(),
-        timeouts: Timeouts::from_secs(10),
-    };
-    let msgs = [Message::user("x")];
-    let req = ChatRequest {
-        model: "m",
-        system: "",
-        messages: &msgs,
-        tools: &[],
-        stream: false,
-        max_tokens: 5,
-    };
-    let r = provider::complete(
-        &mut t,
-        &endpoint(ProviderKind::OpenAi),
-        &req,
-        &mut |_| {},
-        &mut |_| {},
+    let x = exchange(
+        ProviderKind::OpenAi,
+        false,
+        vec![Ok(Scripted::json(
+            401,
+            r#"{"error":{"message":"Incorrect API key"}}"#,
+        ))],
     );
-    let m = provider_error(r);
+    let m = provider_error(x.result);
     assert!(
         m.contains("HTTP 401") && m.contains("Incorrect API key"),
         "{m}"
     );
-    assert!(clock.sleeps.is_empty(), "4xx is not retried");
+    assert!(x.sleeps.is_empty(), "4xx is not retried");
 }

@@ -13,7 +13,8 @@ use crate::tools::{ToolError, ToolSpec, Tools};
 wit_bindgen::generate!({
     // The contract world plus the CLI interfaces the command uses directly
     // (std would import most of them too, at a higher size cost):
-    // terminal-stdin tells chat from piped input, exit gives status 2.
+    // terminal-stdin tells chat from piped input, terminal-stdout live
+    // streaming from a pipe, exit gives status 2.
     inline: "package wasiclaw:agent-shim;
         world agent-cli-shim {
             include wasiclaw:core/agent-cli@0.1.0;
@@ -22,6 +23,7 @@ wit_bindgen::generate!({
             import wasi:cli/stdout@0.2.12;
             import wasi:cli/stderr@0.2.12;
             import wasi:cli/terminal-stdin@0.2.12;
+            import wasi:cli/terminal-stdout@0.2.12;
             import wasi:cli/exit@0.2.12;
         }",
     path: "../../wit",
@@ -125,6 +127,7 @@ impl exports::wasi::cli::run::Guest for Component {
                 stderr: &mut stderr(),
                 stdin: &mut BufReader::new(io::In(wasi::cli::stdin::get_stdin())),
                 stdin_is_terminal: wasi::cli::terminal_stdin::get_terminal_stdin().is_some(),
+                stdout_is_terminal: wasi::cli::terminal_stdout::get_terminal_stdout().is_some(),
             };
             app::main(&args, p, &mut io)
         });

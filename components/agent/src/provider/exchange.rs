@@ -1,0 +1,187 @@
+//! One model request over the HTTP seam: send, check the status, read the
+//! (streamed) reply, and retry what is transient. A reply that breaks off
+//! mid-way (a dropped connection, a stream without its end marker, a body
+//! shorter than announced) is transient too: the request is sent again and
+//! the sink is told to discard the text of the failed attempt.
+
+use super::{error_detail, ChatRequest, Completion, Endpoint, ProviderKind, StreamState};
+use crate::error::AgentError;
+use crate::http::{
+    is_retryable_status, millis, Clock, Http, Request, Response, RetryPolicy, Timeouts,
+};
+use crate::sse;
+
+/// Non-streamed replies larger than this are refused rather than buffered.
+const MAX_REPLY_BYTES: usize = 16 << 20;
+/// How much of an error body is read to explain a failure.
+const MAX_ERROR_BYTES: usize = 64 << 10;
+
+/// Where the assistant's text goes as it is produced.
+pub trait Sink {
+    /// A piece of reply text (a stream delta, or a whole non-streamed reply).
+    fn text(&mut self, delta: &str);
+    /// The reply in progress broke off and will be requested again: forget
+    /// the text received for it so far.
+    fn discard(&mut self);
+    /// A model reply ended; `last` is true for the final answer.
+    fn reply_done(&mut self, last: bool);
+}
+
+/// Everything `complete` needs besides the request itself.
+pub struct Transport<'a> {
+    pub http: &'a mut dyn Http,
+    pub clock: &'a mut dyn Clock,
+    pub policy: RetryPolicy,
+    pub timeouts: Timeouts,
+}
+
+enum Failure {
+    /// Worth another try; `retry_after` is the server's hint, if any.
+    Transient {
+        why: String,
+        retry_after: Option<String>,
+    },
+    Fatal(AgentError),
+}
+
+fn transient(why: String) -> Failure {
+    Failure::Transient {
+        why,
+        retry_after: None,
+    }
+}
+
+/// Runs one model request with retries. Streamed text goes to `sink` as it
+/// arrives (and is discarded again if the reply fails); a non-streamed
+/// reply's text is not sent to it.
+pub fn complete(
+    t: &mut Transport,
+    endpoint: &Endpoint,
+    req: &ChatRequest,
+    sink: &mut dyn Sink,
+    log: &mut dyn FnMut(&str),
+) -> Result<Completion, AgentError> {
+    let request = endpoint.build(req);
+    let mut retry = 0;
+    loop {
+        let (why, retry_after) = match attempt(t, &request, endpoint.kind, req.stream, sink) {
+            Ok(c) => return Ok(c),
+            Err(Failure::Fatal(e)) => {
+                sink.discard();
+                return Err(e);
+            }
+            Err(Failure::Transient { why, retry_after }) => (why, retry_after),
+        };
+        sink.discard();
+        if retry >= t.policy.max_retries {
+            return Err(AgentError::Http(format!(
+                "{}: {why} (gave up after {} attempts)",
+                request.url,
+                retry + 1
+            )));
+        }
+        let wait = t.policy.delay(retry, retry_after.as_deref());
+        retry += 1;
+        log(&format!(
+            "wasiclaw: {why}; retrying in {}ms (retry {retry} of {})",
+            millis(wait),
+            t.policy.max_retries
+        ));
+        t.clock.sleep(wait);
+    }
+}
+
+fn attempt(
+    t: &mut Transport,
+    request: &Request,
+    kind: ProviderKind,
+    stream: bool,
+    sink: &mut dyn Sink,
+) -> Result<Completion, Failure> {
+    let mut resp = t.http.send(request, t.timeouts).map_err(|e| {
+        if e.is_transient() {
+            transient(e.to_string())
+        } else {
+            Failure::Fatal(AgentError::Http(format!("{}: {e}", request.url)))
+        }
+    })?;
+    if !(200..300).contains(&resp.status) {
+        let detail = resp
+            .read_all(MAX_ERROR_BYTES)
+            .map(|b| error_detail(std::str::from_utf8(&b).unwrap_or("(binary body)")))
+            .unwrap_or_default();
+        let why = format!("HTTP {}{detail}", resp.status);
+        return Err(if is_retryable_status(resp.status) {
+            Failure::Transient {
+                why,
+                retry_after: resp.header("retry-after").map(str::to_string),
+            }
+        } else {
+            Failure::Fatal(AgentError::Provider(format!(
+                "{} returned {why}",
+                request.url
+            )))
+        });
+    }
+    // A server may ignore `stream: true` and answer with plain JSON.
+    let is_json = resp
+        .header("content-type")
+        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
+    if stream && !is_json {
+        return read_stream(&mut resp, kind, sink);
+    }
+    let body = resp.read_all(MAX_REPLY_BYTES).map_err(|e| {
+        if e.is_transient() {
+            transient(format!("reading the reply failed: {e}"))
+        } else {
+            Failure::Fatal(AgentError::Provider(format!("reading the reply: {e}")))
+        }
+    })?;
+    let malformed =
+        |e: String| Failure::Fatal(AgentError::Provider(format!("malformed reply: {e}")));
+    let text = String::from_utf8(body).map_err(|_| malformed("not UTF-8".into()))?;
+    let v = match wasiclaw_json::parse(&text) {
+        Ok(v) => v,
+        // JSON that is fine up to an abrupt end: a body cut short in transit.
+        Err(e) if e.pos >= text.trim_end().len() && !text.trim().is_empty() => {
+            return Err(transient("the reply body was cut short".into()))
+        }
+        Err(e) => return Err(malformed(e.to_string())),
+    };
+    let c = match kind {
+        ProviderKind::OpenAi => super::openai::from_value(&v),
+        ProviderKind::Anthropic => super::anthropic::from_value(&v),
+    }
+    .map_err(malformed)?;
+    if stream && !c.text.is_empty() {
+        sink.text(&c.text);
+    }
+    Ok(c)
+}
+
+fn read_stream(
+    resp: &mut Response,
+    kind: ProviderKind,
+    sink: &mut dyn Sink,
+) -> Result<Completion, Failure> {
+    let bad = |e: String| Failure::Fatal(AgentError::Provider(format!("malformed stream: {e}")));
+    let mut decoder = sse::Decoder::new();
+    let mut state = StreamState::new(kind);
+    let mut on_text = |s: &str| sink.text(s);
+    while let Some(chunk) = resp
+        .body
+        .next_chunk()
+        .map_err(|e| transient(format!("the stream broke off: {e}")))?
+    {
+        for ev in decoder.feed(&chunk).map_err(bad)? {
+            state.on_event(&ev, &mut on_text).map_err(bad)?;
+        }
+    }
+    if let Some(ev) = decoder.finish().map_err(bad)? {
+        state.on_event(&ev, &mut on_text).map_err(bad)?;
+    }
+    if !state.done() {
+        return Err(transient("the stream ended early (truncated reply)".into()));
+    }
+    state.finish().map_err(bad)
+}
