@@ -32,8 +32,6 @@ pub struct Io<'a> {
     pub stderr: &'a mut dyn Write,
     pub stdin: &'a mut dyn BufRead,
     pub stdin_is_terminal: bool,
-    /// Stream reply text as it arrives (else print each reply when complete).
-    pub stdout_is_terminal: bool,
 }
 
 /// Reads `wasiclaw.json` from the workspace (absent is fine) and resolves the
@@ -59,8 +57,14 @@ fn error_line(io: &mut Io, msg: &dyn std::fmt::Display) {
     let _ = io.stderr.flush();
 }
 
-/// Runs the program; returns the exit code.
+/// Runs the program with stdout treated as a pipe (see [`main_on`]).
 pub fn main(args: &[String], p: &mut Platform, io: &mut Io) -> i32 {
+    main_on(args, p, io, false)
+}
+
+/// Runs the program; returns the exit code. With `stdout_is_terminal`, reply
+/// text streams as it arrives; otherwise each reply is printed when complete.
+pub fn main_on(args: &[String], p: &mut Platform, io: &mut Io, stdout_is_terminal: bool) -> i32 {
     let run = match cli::parse_args(args) {
         Ok(Command::Help) => {
             let _ = io.stdout.write_all(cli::HELP.as_bytes());
@@ -110,15 +114,15 @@ pub fn main(args: &[String], p: &mut Platform, io: &mut Io) -> i32 {
             );
             EXIT_USAGE
         }
-        Some(m) => match turn(&cfg, p, workspace, io, &run, m.trim()) {
+        Some(m) => match turn(&cfg, p, workspace, io, &run, m.trim(), stdout_is_terminal) {
             Ok(()) => EXIT_OK,
             Err(()) => EXIT_ERROR,
         },
-        None => chat(&cfg, p, workspace, io, &run),
+        None => chat(&cfg, p, workspace, io, &run, stdout_is_terminal),
     }
 }
 
-fn chat(cfg: &Config, p: &mut Platform, ws: &str, io: &mut Io, run: &RunArgs) -> i32 {
+fn chat(cfg: &Config, p: &mut Platform, ws: &str, io: &mut Io, run: &RunArgs, live: bool) -> i32 {
     let _ = writeln!(
         io.stderr,
         "wasiclaw {} - {} {} - session '{}' (/exit to quit)",
@@ -145,7 +149,7 @@ fn chat(cfg: &Config, p: &mut Platform, ws: &str, io: &mut Io, run: &RunArgs) ->
             "/exit" | "/quit" => return EXIT_OK,
             _ => {
                 // Errors are already reported; the chat goes on.
-                let _ = turn(cfg, p, ws, io, run, line);
+                let _ = turn(cfg, p, ws, io, run, line, live);
             }
         }
     }
@@ -159,6 +163,7 @@ fn turn(
     io: &mut Io,
     run: &RunArgs,
     message: &str,
+    live: bool,
 ) -> Result<(), ()> {
     let err = RefCell::new(&mut *io.stderr);
     let mut log = |line: &str| {
@@ -169,7 +174,7 @@ fn turn(
     let mut sink = CliSink {
         out: &mut *io.stdout,
         err: &err,
-        live: io.stdout_is_terminal,
+        live,
         pending: String::new(),
         open: false,
     };

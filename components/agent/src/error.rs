@@ -16,13 +16,19 @@ pub enum AgentError {
     MaxIterations(u32),
 }
 
+/// Messages may quote server bodies or host errors; the CLI promises one
+/// error line, so line breaks become spaces.
+pub fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}
+
 impl fmt::Display for AgentError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AgentError::Config(m) => write!(f, "config: {m}"),
-            AgentError::Http(m) => write!(f, "http: {m}"),
-            AgentError::Provider(m) => write!(f, "provider: {m}"),
-            AgentError::Session(m) => write!(f, "session: {m}"),
+            AgentError::Config(m) => write!(f, "config: {}", one_line(m)),
+            AgentError::Http(m) => write!(f, "http: {}", one_line(m)),
+            AgentError::Provider(m) => write!(f, "provider: {}", one_line(m)),
+            AgentError::Session(m) => write!(f, "session: {}", one_line(m)),
             AgentError::MaxIterations(n) => write!(
                 f,
                 "max iterations: the model was still calling tools after {n} iterations (session saved)"

@@ -5,7 +5,7 @@
 //! the sink is told to discard the text of the failed attempt.
 
 use super::{error_detail, ChatRequest, Completion, Endpoint, ProviderKind, StreamState};
-use crate::error::AgentError;
+use crate::error::{one_line, AgentError};
 use crate::http::{
     is_retryable_status, millis, Clock, Http, Request, Response, RetryPolicy, Timeouts,
 };
@@ -83,7 +83,8 @@ pub fn complete(
         let wait = t.policy.delay(retry, retry_after.as_deref());
         retry += 1;
         log(&format!(
-            "wasiclaw: {why}; retrying in {}ms (retry {retry} of {})",
+            "wasiclaw: {}; retrying in {}ms (retry {retry} of {})",
+            one_line(&why),
             millis(wait),
             t.policy.max_retries
         ));

@@ -101,9 +101,8 @@ fn main_with(
         stderr: &mut err,
         stdin: &mut input,
         stdin_is_terminal: terminal,
-        stdout_is_terminal: stdout_tty,
     };
-    let code = app::main(&args(argv), &mut p, &mut io);
+    let code = app::main_on(&args(argv), &mut p, &mut io, stdout_tty);
     Outcome {
         code,
         stdout: String::from_utf8(out).unwrap(),

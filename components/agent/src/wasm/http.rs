@@ -30,10 +30,12 @@ impl Body for WasiBody {
                 Ok(bytes) => return Ok(Some(bytes)),
                 Err(StreamError::Closed) => return Ok(None),
                 Err(StreamError::LastOperationFailed(e)) => {
+                    // The host's text may carry a multi-line backtrace.
+                    let text = e.to_debug_string();
+                    let first = text.lines().next().unwrap_or("I/O error");
                     return Err(HttpError::Connect(format!(
-                        "reading the body failed: {}",
-                        e.to_debug_string()
-                    )))
+                        "reading the body failed: {first}"
+                    )));
                 }
             }
         }

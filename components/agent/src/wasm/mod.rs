@@ -127,9 +127,9 @@ impl exports::wasi::cli::run::Guest for Component {
                 stderr: &mut stderr(),
                 stdin: &mut BufReader::new(io::In(wasi::cli::stdin::get_stdin())),
                 stdin_is_terminal: wasi::cli::terminal_stdin::get_terminal_stdin().is_some(),
-                stdout_is_terminal: wasi::cli::terminal_stdout::get_terminal_stdout().is_some(),
             };
-            app::main(&args, p, &mut io)
+            let live = wasi::cli::terminal_stdout::get_terminal_stdout().is_some();
+            app::main_on(&args, p, &mut io, live)
         });
         match code {
             app::EXIT_OK => Ok(()),
