@@ -8,11 +8,10 @@
 //! down in place, in order, and every link is renumbered; no second copy of
 //! the vectors is ever allocated.
 
-use crate::graph::{Graph, Scratch, DELETED, NONE};
+use crate::buf::Buf;
+use crate::graph::{Graph, Scratch, META, NONE, NORM, UPPER};
 use crate::heap::key;
 use crate::index::Index;
-use alloc::vec;
-use alloc::vec::Vec;
 
 /// `copy_within` without its panic path (which formats integers).
 fn move_within(v: &mut [u32], src: usize, len: usize, dst: usize) {
@@ -24,11 +23,12 @@ fn move_within(v: &mut [u32], src: usize, len: usize, dst: usize) {
     }
 }
 
-/// Moves the `stride`-word records of live nodes to the front, in order.
-fn squeeze(v: &mut Vec<u32>, stride: usize, levels: &[u32]) {
+/// Moves the `stride`-word records of live nodes (those `remap` keeps) to
+/// the front, in order.
+fn squeeze(v: &mut Buf<u32>, stride: usize, remap: &[u32]) {
     let mut w = 0;
-    for (r, &l) in levels.iter().enumerate() {
-        if l & DELETED == 0 {
+    for (r, &to) in remap.iter().enumerate() {
+        if to != NONE {
             move_within(v, r * stride, stride, w);
             w += stride;
         }
@@ -45,7 +45,7 @@ impl Index {
         }
         repair(&mut self.g, &mut self.s);
         renumber(&mut self.g);
-        self.map.rebuild(&self.g.ids);
+        self.map.rebuild(&self.g.meta);
     }
 }
 
@@ -55,7 +55,7 @@ fn repair(g: &mut Graph, s: &mut Scratch) {
         if g.is_deleted(u) {
             continue;
         }
-        for l in 0..=g.level(u) {
+        for l in 0..g.level(u) + 1 {
             if !g.neighbours(u, l).iter().any(|&x| g.is_deleted(x)) {
                 continue;
             }
@@ -91,51 +91,38 @@ fn repair(g: &mut Graph, s: &mut Scratch) {
 
 fn renumber(g: &mut Graph) {
     let n = g.len();
-    let mut remap = vec![NONE; n];
+    let mut remap = Buf::default();
     let mut w = 0u32;
-    for (slot, &l) in remap.iter_mut().zip(&g.levels) {
-        if l & DELETED == 0 {
-            *slot = w;
-            w += 1;
-        }
+    for r in 0..n as u32 {
+        remap.push(if g.is_deleted(r) { NONE } else { w });
+        w += !g.is_deleted(r) as u32;
     }
 
     // Upper blocks vary in size: slide them by hand, then the fixed records.
-    let mut up_w = 0usize;
-    let mut off_w = 0usize;
+    let mut up_w = 0;
     for r in 0..n as u32 {
-        if g.is_deleted(r) {
-            continue;
+        if !g.is_deleted(r) {
+            let len = g.level(r) as usize * (g.m + 1);
+            let off = g.meta(r, UPPER) as usize;
+            move_within(&mut g.upper, off, len, up_w);
+            *g.meta_mut(r, UPPER) = up_w as u32;
+            up_w += len;
         }
-        let off = g.upper_off.get(r as usize).copied().unwrap_or(0) as usize;
-        let len = g.level(r) as usize * (g.m + 1);
-        move_within(&mut g.upper, off, len, up_w);
-        if let Some(o) = g.upper_off.get_mut(off_w) {
-            *o = up_w as u32;
-        }
-        up_w += len;
-        off_w += 1;
     }
     g.upper.truncate(up_w);
-    g.upper_off.truncate(off_w);
-    let levels = core::mem::take(&mut g.levels);
-    squeeze(&mut g.vecs, g.dims, &levels);
-    squeeze(&mut g.link0, 2 * g.m + 1, &levels);
-    squeeze(&mut g.ids, 2, &levels);
+    squeeze(&mut g.vecs, g.dims, &remap);
+    squeeze(&mut g.link0, 2 * g.m + 1, &remap);
+    squeeze(&mut g.meta, META, &remap);
     let qw = g.qwords();
-    squeeze(&mut g.q8, qw, &levels);
-    squeeze(&mut g.scale, 1, &levels);
-    squeeze(&mut g.norm, 1, &levels);
+    squeeze(&mut g.q8, qw, &remap);
+    g.n_deleted = 0;
     // Φ² only bounds live vectors now; recomputing it makes a compacted
     // index behave exactly like the same index saved and loaded.
-    g.phi = g.norm.iter().fold(0.0, |m, &n| m.max(f32::from_bits(n)));
-    g.levels = levels;
-    g.levels.retain(|l| l & DELETED == 0);
-    g.n_deleted = 0;
+    g.phi = (0..w).fold(0.0, |m, u| m.max(f32::from_bits(g.meta(u, NORM))));
 
-    let mut list = Vec::new();
+    let mut list = Buf::default();
     for u in 0..w {
-        for l in 0..=g.level(u) {
+        for l in 0..g.level(u) + 1 {
             list.clear();
             list.extend(
                 g.neighbours(u, l)
@@ -158,5 +145,4 @@ fn renumber(g: &mut Graph) {
             }
         }
     }
-    g.vecs.shrink_to_fit();
 }

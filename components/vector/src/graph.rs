@@ -1,27 +1,34 @@
 //! The HNSW graph proper: storage, distance, layer search, Malkov's
 //! neighbour-selection heuristic and the wiring of a new node.
 //!
-//! Everything is a flat `Vec<u32>` indexed by node number: vectors (`dims`
+//! Everything is a flat `Buf<u32>` indexed by node number: vectors (`dims`
 //! words of `f32` bits each, contiguous), int8 copies (packed four to a
-//! word), ids (two words), levels, layer-0 neighbour lists (`2m + 1` slots
-//! each: a count, then the neighbours) and upper-layer lists (`m + 1` slots
-//! per level, found through `upper_off`). Flat arrays keep the walk
-//! cache-friendly and make a snapshot a sequence of word copies; a single
-//! element type means the component carries one copy of `Vec`'s growth code
-//! instead of six.
+//! word), a [`META`]-word record per node, layer-0 neighbour lists (`2m + 1`
+//! slots each: a count, then the neighbours) and upper-layer lists (`m + 1`
+//! slots per level, at the record's upper offset). Flat arrays keep the walk
+//! cache-friendly and make a snapshot a sequence of word copies; one element
+//! type and five arrays keep the component's copy of the code small.
 //!
 //! Accessors use `get` with an empty fallback instead of indexing: the
 //! invariants (checked by `load`) make the fallback unreachable, and keeping
 //! panics out of the code keeps `core::fmt` out of the component.
 
+use crate::buf::Buf;
 use crate::heap::{self, key, Heap};
 use crate::{kernels, sqrt, Metric};
-use alloc::vec::Vec;
 
 /// Highest level a node may get; P(level >= 16) is at most 2^-16 even at m = 2.
 pub(crate) const MAX_LEVEL: u32 = 16;
-/// Set in `levels[n]` while node `n` is tombstoned.
+/// Set in the level word while a node is tombstoned.
 pub(crate) const DELETED: u32 = 0x100;
+/// Words per node record: id (low, high), level | [`DELETED`], offset of
+/// the upper-layer blocks, int8 scale, squared norm (the last two as f32
+/// bits, zero when the storage and metric do not need them).
+pub(crate) const META: usize = 6;
+pub(crate) const LEVEL: usize = 2;
+pub(crate) const UPPER: usize = 3;
+pub(crate) const SCALE: usize = 4;
+pub(crate) const NORM: usize = 5;
 /// `entry` of an empty graph; also keeps `node + 1` within `u32`.
 pub(crate) const NONE: u32 = u32::MAX;
 
@@ -32,23 +39,15 @@ pub(crate) struct Graph {
     /// Degree on upper layers; layer 0 allows `2 * m`.
     pub m: usize,
     pub efc: usize,
-    pub vecs: Vec<u32>,
-    /// Int8 storage only: quantised copies (`qwords` words per node), and
-    /// per node the scale and the exact squared norm the L2 walk needs.
-    pub q8: Vec<u32>,
-    pub scale: Vec<u32>,
-    /// Exact squared norms, for int8 storage and for the dot metric.
-    pub norm: Vec<u32>,
+    pub vecs: Buf<u32>,
+    /// Int8 storage only: quantised copies, `qwords` words per node.
+    pub q8: Buf<u32>,
+    pub meta: Buf<u32>,
     /// Dot metric: the largest squared norm so far (Φ² below).
     pub phi: f32,
-    /// Low word, high word.
-    pub ids: Vec<u32>,
-    /// Level, plus [`DELETED`] for tombstones.
-    pub levels: Vec<u32>,
     pub n_deleted: usize,
-    pub link0: Vec<u32>,
-    pub upper: Vec<u32>,
-    pub upper_off: Vec<u32>,
+    pub link0: Buf<u32>,
+    pub upper: Buf<u32>,
     pub entry: u32,
     pub max_level: u32,
 }
@@ -56,15 +55,15 @@ pub(crate) struct Graph {
 /// Reusable per-operation buffers, so a search allocates only its result.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    visited: Vec<u32>,
+    visited: Buf<u32>,
     epoch: u32,
     pub cand: Heap,
     pub res: Heap,
-    pub sorted: Vec<u64>,
-    pub sel: Vec<u32>,
-    pub sel2: Vec<u32>,
-    pub qf: Vec<u32>,
-    pub q8: Vec<u32>,
+    pub sorted: Buf<u64>,
+    pub sel: Buf<u32>,
+    pub sel2: Buf<u32>,
+    pub qf: Buf<u32>,
+    pub q8: Buf<u32>,
 }
 
 impl Scratch {
@@ -105,9 +104,32 @@ pub(crate) struct Query<'a> {
     pub node: bool,
 }
 
-#[inline]
+/// `&v[start..start + len]`. Every range reaching here is an invariant of
+/// the graph (validated by `load`, maintained by insert and compact), so in
+/// the component the check is dropped: it is the commonest operation in the
+/// code, and the 16 KB budget counts every byte. Native builds keep it, and
+/// the test suite would see a violation as a panic.
+#[inline(always)]
 pub(crate) fn sub(v: &[u32], start: usize, len: usize) -> &[u32] {
-    v.get(start..start.wrapping_add(len)).unwrap_or(&[])
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: see above; inside wasm the worst case of a broken invariant
+    // is a wrong result or a trap, confined to this instance's memory.
+    unsafe {
+        core::slice::from_raw_parts(v.as_ptr().add(start), len)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    &v[start..start + len]
+}
+
+#[inline(always)]
+pub(crate) fn sub_mut(v: &mut [u32], start: usize, len: usize) -> &mut [u32] {
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: as for `sub`.
+    unsafe {
+        core::slice::from_raw_parts_mut(v.as_mut_ptr().add(start), len)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    &mut v[start..start + len]
 }
 
 /// Words holding `f32` bits, viewed as floats.
@@ -142,27 +164,49 @@ pub(crate) fn normalize(v: &mut [f32]) {
 
 /// Appends `v` quantised symmetrically to -127..=127, padded to whole words;
 /// returns the scale.
-pub(crate) fn quantize(v: &[f32], out: &mut Vec<u32>) -> f32 {
+pub(crate) fn quantize(v: &[f32], out: &mut Buf<u32>) -> f32 {
     let max = v.iter().fold(0f32, |m, x| {
         m.max(f32::from_bits(x.to_bits() & 0x7fff_ffff))
     });
     let inv = if max > 0.0 { 127.0 / max } else { 0.0 };
-    for c in v.chunks(4) {
-        let mut w = 0u32;
-        for (i, x) in c.iter().enumerate() {
-            let y = x * inv;
-            let b = (if y < 0.0 { y - 0.5 } else { y + 0.5 }) as i8;
-            w |= (b as u8 as u32) << (8 * i);
-        }
-        out.push(w);
+    let start = out.len();
+    out.resize(start + v.len().div_ceil(4), 0);
+    let words = out.get_mut(start..).unwrap_or(&mut []);
+    // SAFETY: a byte view of words this function just appended.
+    let bytes = unsafe {
+        core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<i8>(), 4 * words.len())
+    };
+    for (b, x) in bytes.iter_mut().zip(v) {
+        let y = x * inv;
+        *b = (if y < 0.0 { y - 0.5 } else { y + 0.5 }) as i8;
     }
     max / 127.0
 }
 
 impl Graph {
+    #[inline(never)]
+    pub fn new(dims: usize, metric: Metric, int8: bool, m: usize, efc: usize) -> Graph {
+        Graph {
+            dims,
+            metric,
+            int8,
+            m,
+            efc,
+            vecs: Buf::default(),
+            q8: Buf::default(),
+            meta: Buf::default(),
+            phi: 0.0,
+            n_deleted: 0,
+            link0: Buf::default(),
+            upper: Buf::default(),
+            entry: NONE,
+            max_level: 0,
+        }
+    }
+
     #[inline]
     pub fn len(&self) -> usize {
-        self.levels.len()
+        self.meta.len() / META
     }
 
     #[inline]
@@ -179,64 +223,70 @@ impl Graph {
         }
     }
 
+    /// Word `field` of the record of `node` (`node < len`, see [`sub`]).
+    #[inline]
+    pub fn meta(&self, node: u32, field: usize) -> u32 {
+        sub(&self.meta, node as usize * META + field, 1)[0]
+    }
+
+    #[inline]
+    pub fn meta_mut(&mut self, node: u32, field: usize) -> &mut u32 {
+        &mut sub_mut(&mut self.meta, node as usize * META + field, 1)[0]
+    }
+
     #[inline]
     pub fn is_deleted(&self, node: u32) -> bool {
-        self.levels
-            .get(node as usize)
-            .is_none_or(|&l| l & DELETED != 0)
+        self.meta(node, LEVEL) & DELETED != 0
     }
 
     #[inline]
     pub fn level(&self, node: u32) -> u32 {
-        self.levels.get(node as usize).map_or(0, |&l| l & 0xff)
+        self.meta(node, LEVEL) & 0xff
     }
 
     pub fn id(&self, node: u32) -> u64 {
-        let w = sub(&self.ids, 2 * node as usize, 2);
-        w.first().map_or(0, |&lo| {
-            lo as u64 | (w.get(1).copied().unwrap_or(0) as u64) << 32
-        })
+        self.meta(node, 0) as u64 | (self.meta(node, 1) as u64) << 32
     }
 
     /// The slot block of `node` at `level`: array, start, length.
     #[inline]
     fn block_at(&self, node: u32, level: u32) -> (bool, usize, usize) {
-        let n = node as usize;
         if level == 0 {
             let s = 2 * self.m + 1;
-            (false, n.wrapping_mul(s), s)
+            (false, node as usize * s, s)
         } else {
             let s = self.m + 1;
-            let o = self.upper_off.get(n).map_or(usize::MAX, |&o| o as usize);
-            (true, o.wrapping_add((level as usize - 1) * s), s)
+            let o = self.meta(node, UPPER) as usize;
+            (true, o + (level as usize - 1) * s, s)
         }
     }
 
-    fn block_mut(&mut self, node: u32, level: u32) -> Option<(&mut u32, &mut [u32])> {
+    /// The whole slot block (count, then `cap` slots) of `node` at `level`.
+    #[inline]
+    fn block(&mut self, node: u32, level: u32) -> &mut [u32] {
         let (up, o, s) = self.block_at(node, level);
-        let arr = if up { &mut self.upper } else { &mut self.link0 };
-        arr.get_mut(o..o.wrapping_add(s))?.split_first_mut()
+        sub_mut(if up { &mut self.upper } else { &mut self.link0 }, o, s)
     }
 
-    /// The stored count of the list of `node` at `level` (unclamped).
-    pub fn count(&self, node: u32, level: u32) -> Option<u32> {
+    /// The stored count of the list of `node` at `level`, unclamped (only
+    /// `load` needs it, to validate it).
+    pub fn count(&self, node: u32, level: u32) -> u32 {
         let (up, o, _) = self.block_at(node, level);
-        (if up { &self.upper } else { &self.link0 }).get(o).copied()
+        sub(if up { &self.upper } else { &self.link0 }, o, 1)[0]
     }
 
     /// The used part of the neighbour list of `node` at `level`.
     #[inline]
     pub fn neighbours(&self, node: u32, level: u32) -> &[u32] {
         let (up, o, s) = self.block_at(node, level);
-        let b = sub(if up { &self.upper } else { &self.link0 }, o, s);
-        match b.split_first() {
-            Some((&c, rest)) => rest.get(..c as usize).unwrap_or(rest),
-            None => &[],
-        }
+        let arr = if up { &self.upper } else { &self.link0 };
+        let c = sub(arr, o, 1)[0] as usize;
+        sub(arr, o + 1, c.min(s - 1))
     }
 
     pub fn set_neighbours(&mut self, node: u32, level: u32, list: &[u32]) {
-        if let Some((c, rest)) = self.block_mut(node, level) {
+        let b = self.block(node, level);
+        if let Some((c, rest)) = b.split_first_mut() {
             *c = list.len().min(rest.len()) as u32;
             rest.iter_mut().zip(list).for_each(|(d, x)| *d = *x);
         }
@@ -244,7 +294,8 @@ impl Graph {
 
     /// Appends `x` to the list of `node` at `level` if it has room.
     fn try_append(&mut self, node: u32, level: u32, x: u32) -> bool {
-        if let Some((c, rest)) = self.block_mut(node, level) {
+        let b = self.block(node, level);
+        if let Some((c, rest)) = b.split_first_mut() {
             if let Some(slot) = rest.get_mut(*c as usize) {
                 *slot = x;
                 *c += 1;
@@ -265,9 +316,13 @@ impl Graph {
         let w = self.qwords();
         Query {
             f: self.vector(node),
-            q: i8s(sub(&self.q8, i * w, w), self.dims),
-            scale: f32::from_bits(self.scale.get(i).copied().unwrap_or(0)),
-            norm: f32::from_bits(self.norm.get(i).copied().unwrap_or(0)),
+            q: if self.int8 {
+                i8s(sub(&self.q8, i * w, w), self.dims)
+            } else {
+                &[]
+            },
+            scale: f32::from_bits(self.meta(node, SCALE)),
+            norm: f32::from_bits(self.meta(node, NORM)),
             node: true,
         }
     }
@@ -387,7 +442,7 @@ impl Graph {
     /// closest-first and keep one only if it is closer to the base than to
     /// every neighbour kept so far, which spreads links across directions
     /// instead of piling them into one cluster.
-    pub fn select(&self, sorted: &[u64], m: usize, out: &mut Vec<u32>) {
+    pub fn select(&self, sorted: &[u64], m: usize, out: &mut Buf<u32>) {
         out.clear();
         for &k in sorted {
             if out.len() >= m {
@@ -466,27 +521,31 @@ impl Graph {
         if self.metric == Metric::Cosine {
             normalize(f32s_mut(self.vecs.get_mut(start..).unwrap_or(&mut [])));
         }
-        self.ids.extend([id as u32, (id >> 32) as u32]);
-        self.levels.push(level);
+        let up = self.upper.len() as u32;
+        self.meta
+            .extend_from_slice(&[id as u32, (id >> 32) as u32, level, up, 0, 0]);
         self.link0.resize(self.link0.len() + 2 * self.m + 1, 0);
-        self.upper_off.push(self.upper.len() as u32);
         self.upper
             .resize(self.upper.len() + level as usize * (self.m + 1), 0);
-        self.derive(self.len() - 1);
+        self.derive(self.len() as u32 - 1);
     }
 
-    /// Pushes the int8 copy, scale and norm of `node`, the last one so far,
-    /// as far as storage and metric need them.
-    pub fn derive(&mut self, node: usize) {
-        let v = f32s(sub(&self.vecs, node * self.dims, self.dims));
-        if self.int8 {
-            let sc = quantize(v, &mut self.q8);
-            self.scale.push(sc.to_bits());
-        }
-        if self.int8 || self.metric == Metric::Dot {
-            let n = kernels::dot(v, v);
-            self.phi = self.phi.max(n);
-            self.norm.push(n.to_bits());
-        }
+    /// Appends the int8 copy of `node`, the last one so far, and fills in
+    /// its scale and norm, as far as storage and metric need them.
+    pub fn derive(&mut self, node: u32) {
+        let v = f32s(sub(&self.vecs, node as usize * self.dims, self.dims));
+        let sc = if self.int8 {
+            quantize(v, &mut self.q8)
+        } else {
+            0.0
+        };
+        let n = if self.int8 || self.metric == Metric::Dot {
+            kernels::dot(v, v)
+        } else {
+            0.0
+        };
+        self.phi = self.phi.max(n);
+        *self.meta_mut(node, SCALE) = sc.to_bits();
+        *self.meta_mut(node, NORM) = n.to_bits();
     }
 }

@@ -5,7 +5,7 @@
 //! cases) and breaks ties by node number, so results are deterministic on
 //! every platform. A min-heap is the same heap over bitwise-negated keys.
 
-use alloc::vec::Vec;
+use crate::buf::Buf;
 
 /// Orders like the `f32` it encodes: negative floats have all bits flipped,
 /// non-negative ones just the sign bit.
@@ -28,7 +28,7 @@ pub fn node(key: u64) -> u32 {
 }
 
 #[derive(Default)]
-pub struct Heap(Vec<u64>);
+pub struct Heap(Buf<u64>);
 
 impl Heap {
     #[inline]
@@ -99,11 +99,15 @@ impl Heap {
     }
 
     /// Empties the heap into `out` in ascending key order.
-    pub fn drain_sorted(&mut self, out: &mut Vec<u64>) {
+    pub fn drain_sorted(&mut self, out: &mut Buf<u64>) {
+        let mut i = self.len();
         out.clear();
+        out.resize(i, 0);
         while let Some(k) = self.pop() {
-            out.push(k);
+            i = i.wrapping_sub(1);
+            if let Some(slot) = out.get_mut(i) {
+                *slot = k;
+            }
         }
-        out.reverse();
     }
 }

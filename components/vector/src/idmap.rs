@@ -1,24 +1,32 @@
 //! Caller id -> node number, as an open-addressing table of node numbers.
 //!
-//! The table stores only `node + 1` (0 = empty) and compares against the ids
-//! array the index already has, so it costs 8 bytes per live vector at most
-//! and no generic hash-map code lands in the component. Linear probing with
-//! backward-shift deletion keeps lookups short without tombstones. Every
-//! slot access goes through `get`, so a bug can at worst miss an id, never
-//! panic (a panic would drag formatting code into the component).
+//! The table stores only `node + 1` (0 = empty, [`GONE`] = removed) and
+//! compares against the node records the index already has, so it costs
+//! 8 bytes per vector at most and no generic hash-map code lands in the
+//! component. Linear probing; removals leave a marker, which growth and
+//! `rebuild` (run by every compaction) clear. Every slot access goes through
+//! `get`, so a bug can at worst miss an id, never panic (a panic would drag
+//! formatting code into the component).
 
-use alloc::vec::Vec;
+use crate::buf::Buf;
+use crate::graph::META;
+
+/// A removed entry: probes continue past it.
+const GONE: u32 = u32::MAX;
 
 #[derive(Default)]
 pub struct IdMap {
-    slots: Vec<u32>,
-    len: usize,
+    slots: Buf<u32>,
+    /// Occupied slots, removal markers included, and the markers alone.
+    used: usize,
+    gone: usize,
 }
 
-/// The id of the node in `slot`; `ids` holds two words (low, high) per node.
+/// The id of the node in `slot`; `ids` is the graph's node records, whose
+/// first two words are the id (low, high).
 #[inline]
 fn id_of(slot: u32, ids: &[u32]) -> u64 {
-    let i = 2 * (slot as usize).wrapping_sub(1);
+    let i = META * (slot as usize).wrapping_sub(1);
     match ids.get(i..i.wrapping_add(2)) {
         Some(&[lo, hi]) => lo as u64 | (hi as u64) << 32,
         _ => 0,
@@ -45,7 +53,7 @@ impl IdMap {
             if s == 0 {
                 return None;
             }
-            if id_of(s, ids) == id {
+            if s != GONE && id_of(s, ids) == id {
                 return Some(i);
             }
             i = (i + 1) & self.mask();
@@ -60,17 +68,23 @@ impl IdMap {
     /// Inserts `node` (whose id is `ids[node]`); the caller has checked that
     /// the id is absent.
     pub fn insert(&mut self, node: u32, ids: &[u32]) {
-        if (self.len + 1) * 2 > self.slots.len() {
-            let cap = (self.slots.len() * 2).max(16);
-            let old = core::mem::replace(&mut self.slots, alloc::vec![0; cap]);
-            for s in old {
-                if s != 0 {
+        if (self.used + 1) * 2 > self.slots.len() {
+            // Double only if live entries need it; otherwise rehashing at the
+            // same size just clears the removal markers.
+            let live = self.used - self.gone;
+            let n = self.slots.len();
+            let cap = if (live + 1) * 4 > n { 2 * n } else { n }.max(16);
+            let mut fresh = Buf::default();
+            fresh.resize(cap, 0);
+            let old = core::mem::replace(&mut self.slots, fresh);
+            (self.used, self.gone) = (0, 0);
+            for &s in old.iter() {
+                if s != 0 && s != GONE {
                     self.place(s, ids);
                 }
             }
         }
         self.place(node + 1, ids);
-        self.len += 1;
     }
 
     fn place(&mut self, slot: u32, ids: &[u32]) {
@@ -79,6 +93,7 @@ impl IdMap {
         while let Some(s) = self.slots.get_mut(i) {
             if *s == 0 {
                 *s = slot;
+                self.used += 1;
                 return;
             }
             i = (i + 1) & mask;
@@ -87,30 +102,11 @@ impl IdMap {
 
     /// Removes `id`, returning its node.
     pub fn remove(&mut self, id: u64, ids: &[u32]) -> Option<u32> {
-        let mut hole = self.find(id, ids)?;
-        let node = self.slots.get(hole)? - 1;
-        let mask = self.mask();
-        // Backward shift: pull later entries of the probe run into the hole
-        // unless that would move them before their home slot.
-        let mut j = hole;
-        loop {
-            j = (j + 1) & mask;
-            let s = match self.slots.get(j) {
-                Some(&s) if s != 0 => s,
-                _ => break,
-            };
-            let home = self.home(id_of(s, ids));
-            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
-                if let Some(h) = self.slots.get_mut(hole) {
-                    *h = s;
-                }
-                hole = j;
-            }
-        }
-        if let Some(h) = self.slots.get_mut(hole) {
-            *h = 0;
-        }
-        self.len -= 1;
+        let i = self.find(id, ids)?;
+        let s = self.slots.get_mut(i)?;
+        let node = *s - 1;
+        *s = GONE;
+        self.gone += 1;
         Some(node)
     }
 
@@ -118,8 +114,8 @@ impl IdMap {
     /// table, which after a compaction is already large enough.
     pub fn rebuild(&mut self, ids: &[u32]) {
         self.slots.fill(0);
-        self.len = 0;
-        for n in 0..(ids.len() / 2) as u32 {
+        (self.used, self.gone) = (0, 0);
+        for n in 0..(ids.len() / META) as u32 {
             self.insert(n, ids);
         }
     }

@@ -2,12 +2,12 @@
 //! top of [`crate::graph`].
 
 use crate::graph::{
-    f32s, f32s_mut, i8s, normalize, quantize, Graph, Query, Scratch, DELETED, MAX_LEVEL, NONE,
+    f32s, f32s_mut, i8s, normalize, quantize, Graph, Query, Scratch, DELETED, LEVEL, MAX_LEVEL,
+    NONE,
 };
 use crate::heap::{self, key};
 use crate::idmap::IdMap;
 use crate::{kernels, Error, Hit, Metric, Params, Storage};
-use alloc::vec::Vec;
 
 pub struct Index {
     pub(crate) g: Graph,
@@ -41,26 +41,13 @@ impl Index {
         // natively and in wasm.
         let rng = 0x5EED_0000_0000_0000 ^ ((dims as u64) << 8) ^ ((metric as u64) << 4) ^ m as u64;
         Index {
-            g: Graph {
-                dims: dims as usize,
+            g: Graph::new(
+                dims as usize,
                 metric,
-                int8: params.storage == Storage::Int8,
+                params.storage == Storage::Int8,
                 m,
-                efc: (params.ef_construction as usize).max(m),
-                vecs: Vec::new(),
-                q8: Vec::new(),
-                scale: Vec::new(),
-                norm: Vec::new(),
-                phi: 0.0,
-                ids: Vec::new(),
-                levels: Vec::new(),
-                n_deleted: 0,
-                link0: Vec::new(),
-                upper: Vec::new(),
-                upper_off: Vec::new(),
-                entry: NONE,
-                max_level: 0,
-            },
+                (params.ef_construction as usize).max(m),
+            ),
             map: IdMap::default(),
             rng,
             s: Scratch::default(),
@@ -129,7 +116,7 @@ impl Index {
     /// Adds `v` under `id`; cosine vectors are normalised.
     pub fn insert(&mut self, id: u64, v: &[f32]) -> Result<(), Error> {
         self.check(v)?;
-        if self.map.get(id, &self.g.ids).is_some() {
+        if self.map.get(id, &self.g.meta).is_some() {
             return Err(Error::DuplicateId(id));
         }
         let g = &self.g;
@@ -145,18 +132,16 @@ impl Index {
         }
         let level = self.random_level();
         self.g.push_node(id, v, level);
-        self.map.insert(n as u32 - 1, &self.g.ids);
+        self.map.insert(n as u32 - 1, &self.g.meta);
         self.g.link_new(n as u32 - 1, &mut self.s);
         Ok(())
     }
 
     /// Tombstones `id`; the node keeps routing searches until `compact`.
     pub fn remove(&mut self, id: u64) -> bool {
-        match self.map.remove(id, &self.g.ids) {
+        match self.map.remove(id, &self.g.meta) {
             Some(n) => {
-                if let Some(l) = self.g.levels.get_mut(n as usize) {
-                    *l |= DELETED;
-                }
+                *self.g.meta_mut(n, LEVEL) |= DELETED;
                 self.g.n_deleted += 1;
                 true
             }
@@ -165,8 +150,13 @@ impl Index {
     }
 
     /// The `k` nearest live vectors, closest first.
-    pub fn search(&mut self, query: &[f32], k: u32, ef: u32) -> Result<Vec<Hit>, Error> {
-        let mut hits = Vec::new();
+    pub fn search(
+        &mut self,
+        query: &[f32],
+        k: u32,
+        ef: u32,
+    ) -> Result<alloc::vec::Vec<Hit>, Error> {
+        let mut hits = alloc::vec::Vec::new();
         self.search_with(query, k, ef, |id, distance| hits.push(Hit { id, distance }))?;
         Ok(hits)
     }

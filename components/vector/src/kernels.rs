@@ -23,7 +23,7 @@ fn head<T>(v: &[T], n: usize) -> &[T] {
 }
 
 /// Dot product over the common prefix of `a` and `b`.
-#[inline]
+#[inline(never)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -38,7 +38,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Squared Euclidean distance over the common prefix of `a` and `b`.
-#[inline]
+#[inline(never)]
 pub fn l2(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -53,7 +53,7 @@ pub fn l2(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Integer dot product of two quantised vectors (components in -127..=127).
-#[inline]
+#[inline(never)]
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

@@ -21,6 +21,7 @@ extern crate alloc;
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 extern crate std;
 
+mod buf;
 mod compact;
 mod graph;
 mod heap;

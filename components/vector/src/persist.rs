@@ -4,8 +4,9 @@
 //! header (12 words)   magic "WCVI", version = 1, dims, metric | storage << 8,
 //!                     m, ef-construction, count n, entry node (u32::MAX if
 //!                     n = 0), max level, rng state (low, high), upper slots
-//! ids                 n x 2 words (low, high)
-//! levels              n words
+//! node records        n x 6 words: id (low, high), level, upper offset,
+//!                     int8 scale, squared norm (the last three derived:
+//!                     `load` recomputes them rather than trusting them)
 //! vectors             n x dims words of f32 bits
 //! layer-0 blocks      n x (2m + 1) words: count, then the neighbours
 //! upper blocks        `upper slots` words, (m + 1) per level above 0
@@ -19,11 +20,11 @@
 //! Int8 copies are derived on load rather than stored. `save` compacts first,
 //! so a snapshot holds no tombstones.
 
-use crate::graph::{f32s, Graph, Scratch, MAX_LEVEL, NONE};
+use crate::buf::Buf;
+use crate::graph::{f32s, Graph, Scratch, LEVEL, MAX_LEVEL, META, NONE, UPPER};
 use crate::idmap::IdMap;
 use crate::index::Index;
 use crate::{Error, Metric};
-use alloc::vec::Vec;
 
 pub const MAGIC: [u8; 4] = *b"WCVI";
 pub const FORMAT_VERSION: u32 = 1;
@@ -37,14 +38,14 @@ pub fn fnv1a(bytes: &[u8]) -> u32 {
     })
 }
 
-fn put(out: &mut Vec<u8>, words: &[u32]) {
+fn put(out: &mut Buf<u8>, words: &[u32]) {
     for w in words {
         out.extend_from_slice(&w.to_le_bytes());
     }
 }
 
 /// Takes the next `n` words off `rest` (sizes were validated up front).
-fn words(rest: &mut &[[u8; 4]], n: usize) -> Vec<u32> {
+fn words(rest: &mut &[[u8; 4]], n: usize) -> Buf<u32> {
     let (a, b) = rest.split_at_checked(n).unwrap_or((&[], &[]));
     *rest = b;
     a.iter().map(|c| u32::from_le_bytes(*c)).collect()
@@ -56,12 +57,20 @@ fn corrupt(m: &'static str) -> Error {
 
 impl Index {
     /// A versioned, checksummed snapshot; compacts first.
-    pub fn save(&mut self) -> Vec<u8> {
+    pub fn save(&mut self) -> alloc::vec::Vec<u8> {
+        let (p, len, cap) = self.snapshot().into_raw_parts();
+        // SAFETY: `Buf<u8>` allocated the block with `Layout::array::<u8>(cap)`
+        // from the global allocator, exactly as `Vec<u8>` would.
+        unsafe { alloc::vec::Vec::from_raw_parts(p, len, cap) }
+    }
+
+    /// [`Index::save`] into an exactly-sized buffer.
+    pub(crate) fn snapshot(&mut self) -> Buf<u8> {
         self.compact();
         let g = &self.g;
         let n = g.len();
-        let mut out = Vec::with_capacity(
-            4 * (HEADER + g.ids.len() + n + g.vecs.len() + g.link0.len() + g.upper.len() + 1),
+        let mut out = Buf::exact(
+            4 * (HEADER + g.meta.len() + g.vecs.len() + g.link0.len() + g.upper.len() + 1),
         );
         put(
             &mut out,
@@ -80,7 +89,7 @@ impl Index {
                 g.upper.len() as u32,
             ],
         );
-        for a in [&g.ids, &g.levels, &g.vecs, &g.link0, &g.upper] {
+        for a in [&g.meta, &g.vecs, &g.link0, &g.upper] {
             put(&mut out, a);
         }
         let sum = fnv1a(&out);
@@ -129,7 +138,7 @@ impl Index {
 
         // Account for every word before allocating anything (by division,
         // so that no product of hostile counts can overflow).
-        let per_node = 3 + dims as u64 + 2 * m as u64 + 1;
+        let per_node = META as u64 + dims as u64 + 2 * m as u64 + 1;
         let have = (all.len() - HEADER - 1) as u64;
         if n as u64 > have / per_node {
             return Err(Error::Capacity("counts exceed data"));
@@ -149,66 +158,46 @@ impl Index {
         }
 
         let mut rest = all.get(HEADER..all.len() - 1).unwrap_or(&[]);
-        let ids = words(&mut rest, 2 * n);
-        let levels = words(&mut rest, n);
-        if levels.iter().any(|&l| l > MAX_LEVEL) {
-            return Err(corrupt("level out of range"));
+        let mut g = Graph::new(dims, metric, int8, m, efc);
+        g.meta = words(&mut rest, META * n);
+        g.vecs = words(&mut rest, n * dims);
+        g.link0 = words(&mut rest, n * (2 * m + 1));
+        g.upper = words(&mut rest, slots as usize);
+        let mut level_sum = 0u64;
+        let mut top = 0;
+        for u in 0..n as u32 {
+            let l = g.meta(u, LEVEL);
+            if l > MAX_LEVEL {
+                return Err(corrupt("level out of range"));
+            }
+            *g.meta_mut(u, UPPER) = (level_sum * (m as u64 + 1)) as u32;
+            level_sum += l as u64;
+            top = top.max(l);
         }
-        let level_sum: u64 = levels.iter().map(|&l| l as u64).sum();
         if level_sum * (m as u64 + 1) != slots {
             return Err(corrupt("inconsistent graph"));
         }
-        let top = levels.iter().copied().max().unwrap_or(0);
         let entry_ok = if n == 0 {
             entry == NONE && max_level == 0
         } else {
-            levels.get(entry as usize) == Some(&top) && max_level == top
+            (entry as usize) < n && g.level(entry) == top && max_level == top
         };
         if !entry_ok {
             return Err(corrupt("bad entry point"));
         }
-        let vecs = words(&mut rest, n * dims);
-        if f32s(&vecs).iter().any(|x| !x.is_finite()) {
+        (g.entry, g.max_level) = (entry, top);
+        if f32s(&g.vecs).iter().any(|x| !x.is_finite()) {
             return Err(corrupt("non-finite vector"));
         }
-        let mut off = 0u32;
-        let upper_off = levels
-            .iter()
-            .map(|&l| {
-                let o = off;
-                off += l * (m as u32 + 1);
-                o
-            })
-            .collect();
-        let mut g = Graph {
-            dims,
-            metric,
-            int8,
-            m,
-            efc,
-            vecs,
-            q8: Vec::new(),
-            scale: Vec::new(),
-            norm: Vec::new(),
-            phi: 0.0,
-            ids,
-            levels,
-            n_deleted: 0,
-            link0: words(&mut rest, n * (2 * m + 1)),
-            upper: words(&mut rest, slots as usize),
-            upper_off,
-            entry,
-            max_level: top,
-        };
         validate_links(&g)?;
         let mut map = IdMap::default();
-        for node in 0..n {
+        for node in 0..n as u32 {
             // Derive the quantised copies exactly as `insert` did.
             g.derive(node);
-            if map.get(g.id(node as u32), &g.ids).is_some() {
+            if map.get(g.id(node), &g.meta).is_some() {
                 return Err(corrupt("duplicate id"));
             }
-            map.insert(node as u32, &g.ids);
+            map.insert(node, &g.meta);
         }
         Ok(Index {
             g,
@@ -218,13 +207,14 @@ impl Index {
         })
     }
 }
+
 /// Every list within its capacity; every link to another existing node that
 /// lives on that layer (so that following it can never leave the arrays).
 fn validate_links(g: &Graph) -> Result<(), Error> {
     let n = g.len();
     for u in 0..n as u32 {
-        for l in 0..=g.level(u) {
-            if g.count(u, l).is_none_or(|c| c as usize > g.cap(l)) {
+        for l in 0..g.level(u) + 1 {
+            if g.count(u, l) as usize > g.cap(l) {
                 return Err(corrupt("neighbour list overflow"));
             }
             for &x in g.neighbours(u, l) {

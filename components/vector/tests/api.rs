@@ -141,3 +141,42 @@ fn int8_search_on_odd_dimensions_matches_brute_force() {
         assert!(r >= 0.95, "{metric:?}: {r}");
     }
 }
+
+#[test]
+fn insert_remove_churn_keeps_ids_consistent() {
+    // Many removals leave markers in the id table; it must keep finding
+    // live ids, accept re-inserts and not grow without bound.
+    let mut idx = Index::new(
+        2,
+        Metric::L2,
+        Params {
+            m: 4,
+            ef_construction: 8,
+            storage: Storage::F32,
+        },
+    );
+    for round in 0..50u64 {
+        for i in 0..20 {
+            idx.insert(round * 100 + i, &[i as f32, round as f32])
+                .unwrap();
+        }
+        for i in 0..20 {
+            if i % 4 != 0 {
+                assert!(idx.remove(round * 100 + i));
+            }
+        }
+        assert_eq!(
+            idx.insert(round * 100, &[0.0, 0.0]),
+            Err(Error::DuplicateId(round * 100))
+        );
+        if round % 10 == 9 {
+            idx.compact();
+        }
+    }
+    assert_eq!(idx.len(), 50 * 5);
+    for round in 0..50u64 {
+        assert!(!idx.remove(round * 100 + 1));
+        assert!(idx.remove(round * 100 + 4));
+    }
+    assert_eq!(idx.len(), 50 * 4);
+}

@@ -25,11 +25,11 @@ fn small_index() -> Index {
     build(Metric::L2, Storage::F32, &data)
 }
 
-/// Word offsets of the sections of a snapshot of `n` nodes.
+/// Word offsets of the sections of a snapshot of `n` nodes; node records are
+/// 6 words: id low, id high, level, upper offset, scale, norm.
 struct Layout {
     n: usize,
-    ids: usize,
-    levels: usize,
+    meta: usize,
     link0: usize,
     upper: usize,
 }
@@ -40,13 +40,11 @@ fn layout(b: &[u8]) -> Layout {
         word(b, 4) as usize,
         word(b, 6) as usize,
     );
-    let ids = 12;
-    let levels = ids + 2 * n;
-    let link0 = levels + n + n * dims;
+    let meta = 12;
+    let link0 = meta + 6 * n + n * dims;
     Layout {
         n,
-        ids,
-        levels,
+        meta,
         link0,
         upper: link0 + n * (2 * m + 1),
     }
@@ -179,8 +177,8 @@ fn hostile_graphs_are_corrupt_data() {
     bad(&|b, _| set_word(b, 4, 1), "bad parameters");
     bad(&|b, _| set_word(b, 5, 1), "bad parameters");
     bad(&|b, _| set_word(b, 1, 2), "unsupported version");
-    bad(&|b, l| set_word(b, l.levels, 17), "level out of range");
-    bad(&|b, l| set_word(b, l.levels, 0x100), "level out of range");
+    bad(&|b, l| set_word(b, l.meta + 2, 17), "level out of range");
+    bad(&|b, l| set_word(b, l.meta + 2, 0x100), "level out of range");
     bad(&|b, l| set_word(b, 7, l.n as u32), "bad entry point");
     bad(&|b, _| set_word(b, 8, 9), "bad entry point");
     // Node 0's first neighbour pointing past the end, at itself; its count
@@ -193,8 +191,8 @@ fn hostile_graphs_are_corrupt_data() {
     bad(&|b, l| set_word(b, l.link0, 33), "neighbour list overflow");
     bad(
         &|b, l| {
-            let first = word(b, l.ids);
-            set_word(b, l.ids + 2, first)
+            let first = word(b, l.meta);
+            set_word(b, l.meta + 6, first)
         },
         "duplicate id",
     );
@@ -208,7 +206,7 @@ fn hostile_graphs_are_corrupt_data() {
 fn upper_layer_link_to_a_lower_node_is_rejected() {
     let mut b = small_index().save();
     let l = layout(&b);
-    let levels: Vec<u32> = (0..l.n).map(|i| word(&b, l.levels + i)).collect();
+    let levels: Vec<u32> = (0..l.n).map(|i| word(&b, l.meta + 6 * i + 2)).collect();
     let low = levels.iter().position(|&x| x == 0).unwrap() as u32;
     assert!(l.upper < b.len() / 4 - 1, "test index needs an upper layer");
     // The first upper block belongs to the first node with level >= 1.
