@@ -1,0 +1,17 @@
+//! wasiclaw's native host: runs the wasiclaw component under wasmtime with a
+//! policy (outbound hosts, limits, budgets), injects provider API keys the
+//! guest never sees, meters tokens, caches compiled code and serves the edge
+//! build over HTTP. One module per capability.
+
+pub mod addr;
+pub mod cache;
+pub mod embedded;
+pub mod files;
+pub mod http;
+pub mod inspect;
+pub mod limits;
+pub mod metering;
+pub mod policy;
+pub mod runtime;
+pub mod serve;
+pub mod vector_kernel;

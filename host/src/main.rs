@@ -1,0 +1,285 @@
+//! `wasiclaw`: the native host CLI. Thin: argument parsing and dispatch; the
+//! capabilities live in the library modules.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use wasiclaw_host::cache::{self, Outcome};
+use wasiclaw_host::policy::{Overrides, Policy, ProcessEnv};
+use wasiclaw_host::runtime::{self, GuestModule, Runner};
+use wasiclaw_host::{embedded, files};
+
+#[derive(Parser)]
+#[command(name = "wasiclaw", version, about = "Run the wasiclaw agent under a sandboxing wasmtime host")]
+struct Cli {
+    /// Guest component to run instead of the one embedded at build time.
+    #[arg(long, global = true, value_name = "PATH")]
+    module: Option<PathBuf>,
+    /// Compile-cache directory (default: $XDG_CACHE_HOME/wasiclaw or ~/.cache/wasiclaw).
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile on every start instead of using the cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run one agent turn; stdout is the reply only.
+    Run {
+        #[command(flatten)]
+        host: HostOpts,
+        #[command(flatten)]
+        agent: AgentOpts,
+        /// The message for the model.
+        #[arg(short = 'm', long = "message")]
+        message: String,
+    },
+    /// Interactive chat: one turn per line read from stdin, tokens streamed.
+    Chat {
+        #[command(flatten)]
+        host: HostOpts,
+        #[command(flatten)]
+        agent: AgentOpts,
+    },
+    /// Compile the guest ahead of time into the compile cache.
+    Compile {
+        /// Compile the edge build (dist/wasiclaw-http.wasm) instead.
+        #[arg(long)]
+        http: bool,
+    },
+    /// Print the module's imports and exports and the effective policy (JSON).
+    Inspect {
+        #[command(flatten)]
+        host: HostOpts,
+        /// Inspect the edge build (dist/wasiclaw-http.wasm) instead.
+        #[arg(long)]
+        http: bool,
+    },
+    /// Serve the edge build's OpenAI-compatible endpoint over HTTP.
+    Serve {
+        #[command(flatten)]
+        host: HostOpts,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+}
+
+#[derive(Args, Clone)]
+struct HostOpts {
+    /// The workspace directory, preopened as /workspace (default: current directory).
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+    /// Policy file with a `host` section (default: <workspace>/wasiclaw.json).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Also allow outbound requests to HOST[:PORT], `*.suffix` or `*` (repeatable).
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_host: Vec<String>,
+    /// Linear-memory limit per guest memory, in MiB (default 64).
+    #[arg(long)]
+    memory_limit_mib: Option<u64>,
+    /// Wall-clock limit per turn, in seconds (default 300).
+    #[arg(long)]
+    timeout_secs: Option<u64>,
+    /// Largest response body the guest may receive, in bytes.
+    #[arg(long)]
+    max_response_bytes: Option<u64>,
+    /// Token budget per session.
+    #[arg(long)]
+    session_budget: Option<u64>,
+    /// Token budget per UTC day.
+    #[arg(long)]
+    daily_budget: Option<u64>,
+}
+
+/// Flags handed through to the guest's own CLI unchanged.
+#[derive(Args, Clone)]
+struct AgentOpts {
+    #[arg(long)]
+    session: Option<String>,
+    #[arg(long)]
+    model: Option<String>,
+    #[arg(long)]
+    provider: Option<String>,
+    #[arg(long)]
+    max_iterations: Option<u32>,
+    #[arg(long)]
+    no_stream: bool,
+}
+
+impl AgentOpts {
+    fn guest_args(&self, message: &str) -> Vec<String> {
+        let mut a = Vec::new();
+        let mut opt = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                a.push(k.to_string());
+                a.push(v.clone());
+            }
+        };
+        opt("--session", &self.session);
+        opt("--model", &self.model);
+        opt("--provider", &self.provider);
+        opt("--max-iterations", &self.max_iterations.map(|n| n.to_string()));
+        if self.no_stream {
+            a.push("--no-stream".into());
+        }
+        a.push("-m".into());
+        a.push(message.to_string());
+        a
+    }
+}
+
+impl HostOpts {
+    fn policy(&self) -> anyhow::Result<Arc<Policy>> {
+        let ws = files::resolve_workspace(self.workspace.as_deref())?;
+        let ov = Overrides {
+            policy_file: self.policy.clone(),
+            allow_hosts: self.allow_host.clone(),
+            memory_limit_mib: self.memory_limit_mib,
+            turn_timeout_secs: self.timeout_secs,
+            max_response_bytes: self.max_response_bytes,
+            session_budget: self.session_budget,
+            daily_budget: self.daily_budget,
+        };
+        Ok(Arc::new(Policy::load(&ws, &ov, &ProcessEnv)?))
+    }
+}
+
+struct Ctx {
+    module: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+}
+
+impl Ctx {
+    fn component(
+        &self,
+        engine: &wasmtime::Engine,
+        http: bool,
+    ) -> anyhow::Result<(wasmtime::component::Component, GuestModule, Outcome)> {
+        let (embedded, name) = if http {
+            (embedded::HTTP, "wasiclaw-http.wasm")
+        } else {
+            (embedded::CLI, "wasiclaw.wasm")
+        };
+        let m = GuestModule::load(self.module.as_deref(), embedded, name)?;
+        let (c, outcome) = cache::load(engine, &m.bytes, self.cache_dir.as_deref())?;
+        Ok((c, m, outcome))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Ctx {
+        module: cli.module,
+        cache_dir: if cli.no_cache {
+            None
+        } else {
+            cli.cache_dir.or_else(cache::default_dir)
+        },
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wasiclaw: error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(dispatch(&ctx, cli.cmd)) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("wasiclaw: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
+    match cmd {
+        Cmd::Run { host, agent, message } => {
+            let policy = host.policy()?;
+            let engine = runtime::engine(false)?;
+            let (component, _, _) = ctx.component(&engine, false)?;
+            let runner = Runner::new(engine, &component, policy)?;
+            runner.run(&agent.guest_args(&message), true).await
+        }
+        Cmd::Chat { host, agent } => chat(ctx, host, agent).await,
+        Cmd::Compile { http } => {
+            let engine = runtime::engine(false)?;
+            let (_, m, outcome) = ctx.component(&engine, http)?;
+            match &ctx.cache_dir {
+                Some(dir) => {
+                    let path = cache::path_for(dir, &engine, &m.bytes);
+                    let what = if outcome == Outcome::Hit { "already cached" } else { "compiled" };
+                    println!("{}", path.display());
+                    eprintln!("wasiclaw: {} ({what})", m.origin);
+                }
+                None => eprintln!("wasiclaw: {} compiled (cache disabled, nothing stored)", m.origin),
+            }
+            Ok(0)
+        }
+        Cmd::Inspect { host, http } => {
+            let policy = host.policy()?;
+            let engine = runtime::engine(false)?;
+            let (component, m, _) = ctx.component(&engine, http)?;
+            let out = wasiclaw_host::inspect::describe(&engine, &component, &m, &policy);
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(0)
+        }
+        Cmd::Serve { host, listen } => {
+            let policy = host.policy()?;
+            let engine = runtime::engine(true)?;
+            let (component, m, _) = ctx.component(&engine, true)?;
+            eprintln!("wasiclaw: serving {} on http://{listen}", m.origin);
+            wasiclaw_host::serve::serve(engine, &component, policy, &listen).await?;
+            Ok(0)
+        }
+    }
+}
+
+async fn chat(ctx: &Ctx, host: HostOpts, agent: AgentOpts) -> anyhow::Result<i32> {
+    let policy = host.policy()?;
+    let engine = runtime::engine(false)?;
+    let (component, _, _) = ctx.component(&engine, false)?;
+    let runner = Runner::new(engine, &component, policy)?;
+    let session = agent.session.clone().unwrap_or_else(|| "default".into());
+    let agent = AgentOpts {
+        session: Some(session.clone()),
+        ..agent
+    };
+    eprintln!("wasiclaw chat (session {session:?}); an empty line or Ctrl-D ends it");
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(1);
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut last = 0;
+    loop {
+        eprint!("> ");
+        let _ = std::io::stderr().flush();
+        let Some(line) = rx.recv().await else { break };
+        let line = line.trim();
+        if line.is_empty() || line == "/exit" {
+            break;
+        }
+        match runner.run(&agent.guest_args(line), false).await {
+            Ok(code) => last = code,
+            Err(e) => {
+                eprintln!("wasiclaw: error: {e:#}");
+                last = 1;
+            }
+        }
+        println!();
+    }
+    Ok(last)
+}

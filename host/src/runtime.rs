@@ -1,0 +1,206 @@
+//! The engine, the per-store state and one guest run: everything the `run`
+//! and `chat` commands share.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::files;
+use crate::http::HostHttp;
+use crate::limits::{self, Limiter};
+use crate::policy::Policy;
+
+/// Everything one store owns.
+pub struct HostState {
+    pub wasi: WasiCtx,
+    pub http: WasiHttpCtx,
+    pub table: ResourceTable,
+    pub hooks: HostHttp,
+    pub limiter: Limiter,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// The guest module's bytes and where they came from.
+pub struct GuestModule {
+    pub bytes: Cow<'static, [u8]>,
+    pub origin: String,
+}
+
+impl GuestModule {
+    /// `--module PATH` if given, else the build's embedded copy.
+    pub fn load(path: Option<&Path>, embedded: &'static [u8], name: &str) -> anyhow::Result<GuestModule> {
+        if let Some(p) = path {
+            let bytes = std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read module {}: {e}", p.display()))?;
+            return Ok(GuestModule {
+                bytes: Cow::Owned(bytes),
+                origin: p.display().to_string(),
+            });
+        }
+        if embedded.is_empty() {
+            anyhow::bail!(
+                "this wasiclaw binary was built without dist/{name} embedded; pass --module PATH \
+                 (or run scripts/build, then rebuild the host)"
+            );
+        }
+        Ok(GuestModule {
+            bytes: Cow::Borrowed(embedded),
+            origin: format!("embedded dist/{name}"),
+        })
+    }
+}
+
+/// One engine configuration for every command, so the compile cache is
+/// shared; `pooling` (for `serve`) changes only how instances are allocated.
+pub fn engine(pooling: bool) -> anyhow::Result<Engine> {
+    let mut c = Config::new();
+    c.wasm_component_model(true);
+    c.epoch_interruption(true);
+    if pooling {
+        let mut p = PoolingAllocationConfig::default();
+        p.total_component_instances(64)
+            .total_core_instances(64 * 8)
+            .total_memories(64 * 4)
+            .total_tables(64 * 8)
+            .max_memory_size(1 << 30);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
+    }
+    let engine = Engine::new(&c)?;
+    limits::start_ticker(&engine);
+    Ok(engine)
+}
+
+pub fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
+    let mut l = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut l)?;
+    Ok(l)
+}
+
+/// A store for one guest run: workspace preopen, the guest env from the
+/// policy (nothing inherited), the given args, memory limit and deadline.
+pub fn store(engine: &Engine, policy: &Arc<Policy>, args: &[String], session: &str, stdin: bool) -> anyhow::Result<Store<HostState>> {
+    let mut b = WasiCtxBuilder::new();
+    b.inherit_stdout().inherit_stderr();
+    if stdin {
+        b.inherit_stdin();
+    }
+    b.arg("wasiclaw");
+    b.args(args);
+    for (k, v) in &policy.guest_env {
+        b.env(k, v);
+    }
+    files::preopen_workspace(&mut b, &policy.workspace)?;
+    b.initial_cwd(files::GUEST_WORKSPACE);
+    let state = HostState {
+        wasi: b.build(),
+        http: WasiHttpCtx::new(),
+        table: ResourceTable::new(),
+        hooks: HostHttp::new(policy.clone(), session),
+        limiter: Limiter::new(policy.memory_limit_bytes),
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.set_epoch_deadline(limits::ticks(policy.turn_timeout_secs));
+    store.epoch_deadline_trap();
+    Ok(store)
+}
+
+/// The session a guest command line names (`--session X`), as the agent does.
+pub fn session_of(args: &[String]) -> String {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--session" {
+            if let Some(v) = it.next() {
+                return v.clone();
+            }
+        } else if let Some(v) = a.strip_prefix("--session=") {
+            return v.to_string();
+        }
+    }
+    "default".to_string()
+}
+
+/// A pre-linked command component, instantiated afresh for every run.
+pub struct Runner {
+    pub engine: Engine,
+    pre: CommandPre<HostState>,
+    pub policy: Arc<Policy>,
+}
+
+impl Runner {
+    pub fn new(engine: Engine, component: &Component, policy: Arc<Policy>) -> anyhow::Result<Runner> {
+        let linker = linker(&engine)?;
+        let pre = CommandPre::new(linker.instantiate_pre(component)?)?;
+        Ok(Runner { engine, pre, policy })
+    }
+
+    /// Runs `wasi:cli/run` once; returns the guest's exit code, or an error
+    /// that names a broken limit when one was the cause.
+    pub async fn run(&self, args: &[String], stdin: bool) -> anyhow::Result<i32> {
+        let session = session_of(args);
+        let mut store = store(&self.engine, &self.policy, args, &session, stdin)?;
+        let hit = store.data().limiter.hit_flag();
+        let secs = self.policy.turn_timeout_secs;
+        let max_memory = self.policy.memory_limit_bytes;
+        let call = async {
+            let cmd = self.pre.instantiate_async(&mut store).await?;
+            cmd.wasi_cli_run().call_run(&mut store).await
+        };
+        let result = match tokio::time::timeout(Duration::from_secs(secs), call).await {
+            Ok(r) => r,
+            Err(_) => anyhow::bail!(limits::time_limit(secs)),
+        };
+        match result {
+            Ok(Ok(())) => Ok(0),
+            Ok(Err(())) => Ok(1),
+            Err(e) => {
+                if let Some(exit) = e.downcast_ref::<I32Exit>() {
+                    return Ok(exit.0);
+                }
+                if let Some(why) = limits::explain(&e, hit.load(Ordering::SeqCst), max_memory, secs) {
+                    anyhow::bail!(why);
+                }
+                Err(anyhow::anyhow!("the guest failed: {e:?}"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_of;
+
+    #[test]
+    fn session_from_args() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(session_of(&a(&["-m", "hi"])), "default");
+        assert_eq!(session_of(&a(&["--session", "s1", "-m", "x"])), "s1");
+        assert_eq!(session_of(&a(&["--session=s2"])), "s2");
+    }
+}

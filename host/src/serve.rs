@@ -1,0 +1,169 @@
+//! `wasiclaw serve`: the edge build (`wasi:http/proxy`, world `agent-http`)
+//! behind a local HTTP/1.1 server. The component is pre-instantiated once
+//! (`ProxyPre`, pooling allocator) and instantiated afresh per request;
+//! requests naming the same session are served one at a time, because turns
+//! of one session read and rewrite the same session file.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use tokio::net::TcpListener;
+use wasmtime::component::Component;
+use wasmtime::Engine;
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::WasiHttpView;
+
+use crate::limits;
+use crate::policy::Policy;
+use crate::runtime::{self, HostState};
+
+/// Request header naming the session a request belongs to.
+pub const SESSION_HEADER: &str = "x-wasiclaw-session";
+
+pub struct Server {
+    engine: Engine,
+    pre: ProxyPre<HostState>,
+    policy: Arc<Policy>,
+    sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Server {
+    pub fn new(engine: Engine, component: &Component, policy: Arc<Policy>) -> anyhow::Result<Arc<Server>> {
+        let linker = runtime::linker(&engine)?;
+        let pre = ProxyPre::new(linker.instantiate_pre(component)?).map_err(|e| {
+            anyhow::anyhow!("the module is not a wasi:http/proxy component (build dist/wasiclaw-http.wasm): {e}")
+        })?;
+        Ok(Arc::new(Server {
+            engine,
+            pre,
+            policy,
+            sessions: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    fn session_lock(&self, session: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        // Drop locks nobody holds, so the map does not grow without bound.
+        map.retain(|_, l| Arc::strong_count(l) > 1);
+        map.entry(session.to_string()).or_default().clone()
+    }
+
+    /// Serves one request; failures become a 500 with the reason as text.
+    pub async fn handle(
+        self: Arc<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, std::convert::Infallible> {
+        Ok(match self.try_handle(req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                eprintln!("wasiclaw: serve: {e:#}");
+                error_response(&format!("{e:#}"))
+            }
+        })
+    }
+
+    async fn try_handle(
+        self: Arc<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> anyhow::Result<hyper::Response<HyperOutgoingBody>> {
+        let session = req
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("default")
+            .to_string();
+        let guard = self.session_lock(&session).lock_owned().await;
+        let mut store = runtime::store(&self.engine, &self.policy, &[], &session, false)?;
+        let hit = store.data().limiter.hit_flag();
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let req = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
+        let out = store.data_mut().http().new_response_outparam(sender)?;
+        let pre = self.pre.clone();
+        let secs = self.policy.turn_timeout_secs;
+        let max_memory = self.policy.memory_limit_bytes;
+        let task = tokio::spawn(async move {
+            // Held until the guest is done, streaming included.
+            let _guard = guard;
+            let call = async {
+                let proxy = pre.instantiate_async(&mut store).await?;
+                proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
+            };
+            match tokio::time::timeout(Duration::from_secs(secs), call).await {
+                Err(_) => Err(anyhow::anyhow!(limits::time_limit(secs))),
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => {
+                    let hit = hit.load(std::sync::atomic::Ordering::SeqCst);
+                    Err(match limits::explain(&e, hit, max_memory, secs) {
+                        Some(why) => anyhow::anyhow!(why),
+                        None => anyhow::anyhow!("the guest failed: {e:?}"),
+                    })
+                }
+            }
+        });
+        match receiver.await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(code)) => Err(anyhow::anyhow!("the guest answered with error {code:?}")),
+            Err(_) => {
+                let e = match task.await {
+                    Ok(Ok(())) => anyhow::anyhow!("the guest never set a response"),
+                    Ok(Err(e)) => e,
+                    Err(e) => e.into(),
+                };
+                Err(e)
+            }
+        }
+    }
+}
+
+fn error_response(msg: &str) -> hyper::Response<HyperOutgoingBody> {
+    let body = serde_json::json!({"error": {"type": "host_error", "message": msg}}).to_string();
+    let mut resp = hyper::Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// Accepts connections on `listen` until the process ends.
+pub async fn serve(engine: Engine, component: &Component, policy: Arc<Policy>, listen: &str) -> anyhow::Result<()> {
+    let server = Server::new(engine, component, policy)?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    eprintln!("wasiclaw: listening on http://{}", listener.local_addr()?);
+    loop {
+        let (conn, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("wasiclaw: serve: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let server = server.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| server.clone().handle(req));
+            if let Err(e) = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(conn), svc)
+                .await
+            {
+                eprintln!("wasiclaw: serve: connection from {peer}: {e}");
+            }
+        });
+    }
+}
