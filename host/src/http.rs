@@ -73,12 +73,17 @@ where
     if let Some(e) = policy.endpoint_for(scheme, host, port) {
         return Decision::Provider(e);
     }
-    let Some(pattern) = policy.allow_hosts.iter().find(|p| p.matches(host, port)) else {
+    let matched = policy.allow_hosts.iter().any(|p| p.matches(host, port));
+    let explicit = policy
+        .allow_hosts
+        .iter()
+        .any(|p| p.matches(host, port) && p.is_explicit_address());
+    if !matched {
         return Decision::Denied(format!(
             "host {host}:{port} is not allowed by the host policy (allow it with host.allow_hosts in wasiclaw.json or --allow-host)"
         ));
-    };
-    if pattern.is_explicit_address() {
+    }
+    if explicit {
         return Decision::Allowed(None);
     }
     let addrs = match host.parse::<IpAddr>() {

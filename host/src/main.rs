@@ -216,7 +216,7 @@ async fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
                 Some(dir) => {
                     let path = cache::path_for(dir, &engine, &m.bytes);
                     let what = if outcome == Outcome::Hit { "already cached" } else { "compiled" };
-                    println!("{}", path.display());
+                    print_line(&path.display().to_string());
                     eprintln!("wasiclaw: {} ({what})", m.origin);
                 }
                 None => eprintln!("wasiclaw: {} compiled (cache disabled, nothing stored)", m.origin),
@@ -228,7 +228,7 @@ async fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
             let engine = runtime::engine(false)?;
             let (component, m, _) = ctx.component(&engine, http)?;
             let out = wasiclaw_host::inspect::describe(&engine, &component, &m, &policy);
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            print_line(&serde_json::to_string_pretty(&out)?);
             Ok(0)
         }
         Cmd::Serve { host, listen } => {
@@ -240,6 +240,12 @@ async fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// Prints a result line; a closed stdout (`| head`) is not an error worth a panic.
+fn print_line(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "{text}").and_then(|_| o.flush());
 }
 
 async fn chat(ctx: &Ctx, host: HostOpts, agent: AgentOpts) -> anyhow::Result<i32> {

@@ -5,3 +5,4 @@
 mod agent_faults;
 mod agent_run;
 mod harness;
+mod host;

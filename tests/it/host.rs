@@ -1,0 +1,323 @@
+//! The native host: `dist/wasiclaw.wasm` run through the real `wasiclaw`
+//! binary (built on first use into this target directory) against mock
+//! providers on 127.0.0.1. Checks what the host adds: key injection the guest
+//! never sees, the outbound allow list and internal-address refusal, token
+//! metering and budgets, memory and time limits.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use wasiclaw_tests::{ChatRequest, MockServer, Reply, Responder, Script};
+
+use crate::harness::{repo_root, wasm, Workspace};
+
+const HOST_KEY: &str = "sk-host-only-7f3a";
+
+/// The `wasiclaw` binary: `WASICLAW_BIN` if set, else built once from this
+/// checkout (debug profile) into the target directory this test runs from.
+fn wasiclaw_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("WASICLAW_BIN") {
+            return PathBuf::from(p);
+        }
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("target/tmp has a parent")
+            .to_path_buf();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "wasiclaw-host", "--bin", "wasiclaw"])
+            .env("CARGO_TARGET_DIR", &target)
+            .current_dir(repo_root())
+            .status()
+            .expect("run cargo build for the wasiclaw binary");
+        assert!(status.success(), "building the wasiclaw binary failed");
+        let bin = target.join("debug").join("wasiclaw");
+        assert!(bin.is_file(), "{} missing after build", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// One compile cache for the whole suite: only the first run compiles.
+fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasiclaw-host-cache")
+}
+
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?} after {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.took, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `wasiclaw SUBCOMMAND --workspace WS ARGS` with the provider pointed
+/// at `base` and the key only in the host's environment.
+fn wasiclaw(ws: &Workspace, base: &str, sub: &str, args: &[&str]) -> Out {
+    let mut cmd = Command::new(wasiclaw_bin());
+    cmd.arg("--module")
+        .arg(wasm())
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .arg(sub)
+        .arg("--workspace")
+        .arg(ws.path())
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("OPENAI_API_KEY", HOST_KEY)
+        .env("OPENAI_BASE_URL", base)
+        .stdin(Stdio::null());
+    let start = Instant::now();
+    let out = cmd.output().expect("spawn wasiclaw");
+    Out {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        took: start.elapsed(),
+    }
+}
+
+fn run(ws: &Workspace, server: &MockServer, extra: &[&str], message: &str) -> Out {
+    let mut args = extra.to_vec();
+    args.extend(["--no-stream", "-m", message]);
+    wasiclaw(ws, &server.openai_base(), "run", &args)
+}
+
+fn usage_lines(ws: &Workspace) -> Vec<Value> {
+    ws.read("usage.jsonl")
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("usage.jsonl line is JSON"))
+        .collect()
+}
+
+#[test]
+fn plain_turn_injects_the_key_and_meters_usage() {
+    let ws = Workspace::new();
+    let server = MockServer::start(Script::new().text("Hello from the mock."));
+    let out = run(&ws, &server, &["--session", "s1"], "hi");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.trim(), "Hello from the mock.", "{out:?}");
+    let chats = server.chat_requests();
+    assert_eq!(chats.len(), 1);
+    // The guest had no key; the host added it on the way to the provider.
+    assert_eq!(
+        chats[0].header("authorization"),
+        Some(format!("Bearer {HOST_KEY}").as_str())
+    );
+    let usage = usage_lines(&ws);
+    assert_eq!(usage.len(), 1, "{usage:?}");
+    let u = &usage[0];
+    assert_eq!(u["session"], "s1");
+    assert_eq!(u["provider"], "openai");
+    assert!(u["input_tokens"].as_u64().unwrap_or(0) > 0, "{u}");
+    assert!(u["output_tokens"].as_u64().unwrap_or(0) > 0, "{u}");
+    assert!(u["ts"].as_str().is_some_and(|t| t.ends_with('Z')), "{u}");
+}
+
+#[test]
+fn streamed_turn_is_metered_too() {
+    let ws = Workspace::new();
+    let server = MockServer::start(Script::new().text("streamed answer"));
+    let out = wasiclaw(&ws, &server.openai_base(), "run", &["-m", "hi"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(server.chat_requests()[0].stream(), "the agent streams by default");
+    let usage = usage_lines(&ws);
+    assert_eq!(usage.len(), 1, "{usage:?}");
+    assert!(usage[0]["output_tokens"].as_u64().unwrap_or(0) > 0);
+}
+
+#[test]
+fn write_then_read_a_file_in_the_workspace() {
+    let ws = Workspace::new();
+    let server = MockServer::start(
+        Script::new()
+            .tool("write_file", json!({"path": "notes/a.txt", "content": "written through the host"}))
+            .tool("read_file", json!({"path": "notes/a.txt"}))
+            .text("done"),
+    );
+    let out = run(&ws, &server, &[], "write and read");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.trim(), "done");
+    assert_eq!(ws.read("notes/a.txt").as_deref(), Some("written through the host"));
+    let chats = server.chat_requests();
+    assert_eq!(chats.len(), 3);
+    let results = chats[2].tool_results();
+    assert!(
+        results.iter().any(|(_, c, _)| c.contains("written through the host")),
+        "{results:?}"
+    );
+    // The preopen is the workspace only: nothing was written beside it.
+    assert!(!ws.outside().join("notes").exists());
+}
+
+#[test]
+fn web_fetch_outside_the_allow_list_is_a_tool_error() {
+    let ws = Workspace::new();
+    let other = MockServer::start(Script::new());
+    let server = MockServer::start(
+        Script::new()
+            .tool("web_fetch", json!({"url": format!("{}/page", other.url())}))
+            .tool("web_fetch", json!({"url": "http://169.254.169.254/latest/meta-data/"}))
+            .text("could not fetch"),
+    );
+    let out = run(&ws, &server, &[], "fetch things");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let chats = server.chat_requests();
+    assert_eq!(chats.len(), 3, "{out:?}");
+    for (i, chat) in chats.iter().enumerate().skip(1) {
+        let (_, content, _) = chat.tool_results().last().cloned().expect("tool result");
+        assert!(content.contains("does not allow"), "request {i}: {content}");
+    }
+    assert!(other.requests().is_empty(), "the refused host was contacted");
+    assert!(out.stderr.contains("169.254.169.254"), "{out:?}");
+}
+
+#[test]
+fn wildcard_still_refuses_internal_addresses_after_resolution() {
+    let ws = Workspace::new();
+    let other = MockServer::start(Script::new());
+    let server = MockServer::start(
+        Script::new()
+            .tool("web_fetch", json!({"url": "http://169.254.169.254/latest/meta-data/"}))
+            // `localhost` is a name: allowed by `*`, refused once it resolves to loopback.
+            .tool("web_fetch", json!({"url": format!("http://localhost:{}/x", other.port())}))
+            .text("ok"),
+    );
+    let out = run(&ws, &server, &["--allow-host", "*"], "fetch");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let chats = server.chat_requests();
+    assert_eq!(chats.len(), 3, "{out:?}");
+    for chat in &chats[1..] {
+        let (_, content, _) = chat.tool_results().last().cloned().expect("tool result");
+        assert!(content.contains("address is not allowed"), "{content}");
+    }
+    assert!(other.requests().is_empty());
+    assert!(out.stderr.contains("loopback"), "{out:?}");
+}
+
+#[test]
+fn the_guest_never_holds_the_key() {
+    let ws = Workspace::new();
+    // What the host hands the guest: base URL and config, no key.
+    let out = wasiclaw(&ws, "http://127.0.0.1:9/v1", "inspect", &[]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(!out.stdout.contains(HOST_KEY), "{out:?}");
+    let v: Value = serde_json::from_str(&out.stdout).expect("inspect prints JSON");
+    let env = v["policy"]["guest_env"].as_object().expect("guest_env");
+    assert!(env.keys().all(|k| !k.contains("KEY")), "{env:?}");
+    assert!(!env.contains_key("PATH"));
+    assert_eq!(env["OPENAI_BASE_URL"], "http://127.0.0.1:9/v1");
+    let names: Vec<&str> = v["exports"]
+        .as_array()
+        .expect("exports")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert!(names.iter().any(|n| n.starts_with("wasi:cli/run@0.2")), "{names:?}");
+
+    // An allowed non-provider host gets no credentials.
+    let other = MockServer::start(Script::new());
+    let server = MockServer::start(
+        Script::new()
+            .tool("web_fetch", json!({"url": format!("{}/page", other.url())}))
+            .text("fetched"),
+    );
+    let allow = format!("127.0.0.1:{}", other.port());
+    let out = run(&ws, &server, &["--allow-host", &allow], "fetch");
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let fetched = other.requests();
+    assert_eq!(fetched.len(), 1, "{out:?}");
+    assert_eq!(fetched[0].path, "/page");
+    assert_eq!(fetched[0].header("authorization"), None);
+    assert_eq!(fetched[0].header("x-api-key"), None);
+    assert!(server.chat_requests().iter().all(|c| c.header("authorization").is_some()));
+}
+
+#[test]
+fn memory_limit_ends_the_run_with_a_clear_error() {
+    let ws = Workspace::new();
+    let server = MockServer::start(Script::new().text("unreachable"));
+    let out = run(&ws, &server, &["--memory-limit-mib", "1"], "hi");
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("memory limit of 1 MiB"), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+}
+
+/// Answers after a long pause: a provider that hangs.
+struct Slow;
+
+impl Responder for Slow {
+    fn respond(&self, _: &ChatRequest) -> Option<Reply> {
+        std::thread::sleep(Duration::from_secs(20));
+        Some(Reply::text("too late"))
+    }
+}
+
+#[test]
+fn time_limit_ends_a_hanging_turn() {
+    let ws = Workspace::new();
+    let server = MockServer::bind(0, Arc::new(Slow)).expect("bind mock");
+    let out = run(&ws, &server, &["--timeout-secs", "2"], "hi");
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("time limit of 2 s"), "{out:?}");
+    assert!(out.took < Duration::from_secs(15), "{out:?}");
+}
+
+#[test]
+fn spent_budget_refuses_the_next_turn() {
+    let ws = Workspace::new();
+    let server = MockServer::start(Script::new().text("first").text("second"));
+    let first = run(&ws, &server, &["--session-budget", "5"], "one");
+    assert_eq!(first.code, Some(0), "{first:?}");
+    let second = run(&ws, &server, &["--session-budget", "5"], "two");
+    assert_eq!(second.code, Some(1), "{second:?}");
+    assert!(second.stderr.contains("budget"), "{second:?}");
+    assert_eq!(server.chat_requests().len(), 1, "the refused turn reached the provider");
+    // Another session has its own budget; a daily budget covers them all.
+    let other = run(&ws, &server, &["--session-budget", "5", "--session", "other"], "three");
+    assert_eq!(other.code, Some(0), "{other:?}");
+    let daily = run(&ws, &server, &["--daily-budget", "5", "--session", "third"], "four");
+    assert_eq!(daily.code, Some(1), "{daily:?}");
+    assert!(daily.stderr.contains("daily token budget"), "{daily:?}");
+}
+
+#[test]
+fn second_start_uses_the_compile_cache() {
+    let compile = || {
+        let out = Command::new(wasiclaw_bin())
+            .arg("--module")
+            .arg(wasm())
+            .arg("--cache-dir")
+            .arg(cache_dir())
+            .arg("compile")
+            .output()
+            .expect("spawn wasiclaw compile");
+        assert!(out.status.success(), "{out:?}");
+        (
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (path, _) = compile();
+    assert!(Path::new(&path).is_file(), "{path}");
+    assert!(path.ends_with(".cwasm"), "{path}");
+    let (again, stderr) = compile();
+    assert_eq!(again, path);
+    assert!(stderr.contains("already cached"), "{stderr}");
+}
