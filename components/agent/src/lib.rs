@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod edge;
 pub mod error;
 pub mod files;
 pub mod http;

@@ -4,6 +4,7 @@
 mod app_tests;
 mod config_tests;
 mod context_tests;
+mod edge_tests;
 mod http_tests;
 mod loop_tests;
 mod provider_tests;

@@ -7,7 +7,9 @@ use std::io;
 use super::wasi::filesystem::types::{
     Descriptor, DescriptorFlags, ErrorCode, OpenFlags, PathFlags,
 };
-use super::wasi::io::streams::{InputStream, OutputStream, StreamError};
+use super::wasi::io::streams::OutputStream;
+#[cfg(not(feature = "http-edge"))]
+use super::wasi::io::streams::{InputStream, StreamError};
 use crate::files::Files;
 
 /// The preopened workspace directory, if there is one.
@@ -131,8 +133,10 @@ impl io::Write for Out {
     }
 }
 
+#[cfg(not(feature = "http-edge"))]
 pub struct In(pub InputStream);
 
+#[cfg(not(feature = "http-edge"))]
 impl io::Read for In {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {

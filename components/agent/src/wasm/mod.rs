@@ -1,15 +1,22 @@
 //! The component shim: WIT bindings and the seams implemented over WASI.
 
+#[cfg(feature = "http-edge")]
+mod edge;
 mod http;
 mod io;
 
-use std::io::{BufReader, Write};
+#[cfg(not(feature = "http-edge"))]
+use std::io::BufReader;
+use std::io::Write;
 use std::time::Duration;
 
-use crate::app::{self, Io, Platform};
+#[cfg(not(feature = "http-edge"))]
+use crate::app::Io;
+use crate::app::{self, Platform};
 use crate::error::AgentError;
 use crate::tools::{ToolError, ToolSpec, Tools};
 
+#[cfg(not(feature = "http-edge"))]
 wit_bindgen::generate!({
     // The contract world plus the CLI interfaces the command uses directly
     // (std would import most of them too, at a higher size cost):
@@ -25,6 +32,21 @@ wit_bindgen::generate!({
             import wasi:cli/terminal-stdin@0.2.12;
             import wasi:cli/terminal-stdout@0.2.12;
             import wasi:cli/exit@0.2.12;
+        }",
+    path: "../../wit",
+    generate_all,
+});
+
+// The edge build (feature `http-edge`): the same agent behind
+// `wasi:http/incoming-handler` instead of `wasi:cli/run`. Only the
+// environment (configuration) and stderr (logs) come from wasi:cli.
+#[cfg(feature = "http-edge")]
+wit_bindgen::generate!({
+    inline: "package wasiclaw:agent-shim;
+        world agent-http-shim {
+            include wasiclaw:core/agent-http@0.1.0;
+            import wasi:cli/environment@0.2.12;
+            import wasi:cli/stderr@0.2.12;
         }",
     path: "../../wit",
     generate_all,
@@ -115,6 +137,7 @@ fn with_platform<R>(f: impl FnOnce(&mut Platform) -> R) -> R {
     f(&mut p)
 }
 
+#[cfg(not(feature = "http-edge"))]
 impl exports::wasi::cli::run::Guest for Component {
     fn run() -> Result<(), ()> {
         let args: Vec<String> = wasi::cli::environment::get_arguments()
