@@ -419,3 +419,32 @@ fn flags_override_environment() {
         Some("flag-model")
     );
 }
+
+/// What `scripts/demo` does, twice in one session: the demo model must drive
+/// the real tools from the conversation state on every turn.
+#[test]
+fn demo_model_drives_real_tools_across_turns() {
+    use std::sync::Arc;
+    use wasiclaw_tests::demo::{DemoModel, DEMO_LABEL};
+
+    let ws = Workspace::new();
+    let server = MockServer::bind(0, Arc::new(DemoModel::default())).expect("bind demo model");
+    for message in ["Hello from wasiclaw", "Second turn works too"] {
+        let out = Agent::new(&ws).openai(&server).session("demo").run(message);
+        out.assert_success(&server);
+        let reply = out.reply();
+        assert!(reply.starts_with(DEMO_LABEL), "{out}");
+        assert!(
+            reply.contains("really ran"),
+            "the note did not read back\n{out}"
+        );
+        let note = wasiclaw_tests::demo::note_path(message);
+        assert!(
+            ws.read(&note).is_some_and(|n| n.contains(message)),
+            "{note} not written"
+        );
+    }
+    // 4 requests per turn: write, read, save, answer.
+    assert_eq!(chats(&server).len(), 8, "{}", dump(&server));
+    assert_jsonl(&ws, "sessions/demo.jsonl");
+}
