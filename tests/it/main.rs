@@ -6,3 +6,4 @@ mod agent_faults;
 mod agent_run;
 mod harness;
 mod host;
+mod wamr;

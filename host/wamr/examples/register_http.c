@@ -35,7 +35,8 @@ enum {
 /* Decides on (and may rewrite) a request before anything is sent: returns 0
  * to allow, WH_DENIED with a reason in `why` to refuse. `headers` is a
  * NUL-terminated copy the policy may rewrite in place (up to `headers_cap`)
- * to swap the key placeholder for the real key toward the provider. */
+ * to drop the guest's authorization / x-api-key headers and add the real
+ * key (from secure storage) toward the provider endpoint only. */
 int dev_policy_check(const char *url, char *headers, uint32_t headers_cap,
                      char *why, uint32_t why_cap);
 /* Opens a request; returns a connection id >= 0 or an ABI error code. */
@@ -193,8 +194,8 @@ bool wasiclaw_register_http(void)
 
 /* One agent turn: `wasm` is dist/wasiclaw-p1.wasm (WAMR patches the buffer in
  * place, so it must be writable and outlive the module); `workspace` is the
- * device directory mapped to /workspace; `env` holds base URLs and key
- * placeholders, never keys. Returns the agent's exit code, or -1. */
+ * device directory mapped to /workspace; `env` holds base URLs and
+ * settings, never keys. Returns the agent's exit code, or -1. */
 int wasiclaw_run_turn(uint8_t *wasm, uint32_t wasm_len, const char *workspace,
                       const char **env, uint32_t env_count,
                       const char *message, char *error, uint32_t error_cap)

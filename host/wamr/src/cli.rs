@@ -1,42 +1,40 @@
-//! The runner's command line and what the guest gets from the host
-//! environment: base URLs and settings, placeholders instead of keys.
+//! The runner's command line. Host options are those of `wasiclaw run` that
+//! apply here (they build the same `wasiclaw_host` policy); everything else is
+//! the agent's own command line and goes to the module unchanged.
 
 use std::path::PathBuf;
 
-use crate::policy::{self, AllowEntry, Credential, Policy};
+use wasiclaw_host::policy::{Env, Overrides, Policy as HostPolicy};
+
+use crate::policy::Policy;
 
 pub const USAGE: &str = "\
-usage: wasiclaw-wamr [runner options] [agent options]
+usage: wasiclaw-wamr [host options] [agent options]
 
-runner options:
-  --workspace DIR          host directory mapped to /workspace (default: .)
-  --module PATH            core module to run (default: the embedded dist/wasiclaw-p1.wasm)
-  --allow-host HOST[:PORT] also allow this host for web_fetch (repeatable; * = any public host)
-  --env NAME=VALUE         set a guest environment variable (repeatable; never keys)
-  --body-limit BYTES       largest HTTP response body (default 33554432)
-  --stack-size BYTES       interpreter stack for the guest (default 262144)
-  -h, --help               this help
+host options (as for `wasiclaw run`):
+  --workspace DIR            directory mapped to /workspace (default: .)
+  --policy FILE              policy file with a `host` section (default: DIR/wasiclaw.json)
+  --allow-host HOST[:PORT]   also allow HOST for web_fetch (repeatable; *.suffix, *)
+  --max-response-bytes N     largest HTTP response body the guest may receive
+WAMR options:
+  --module PATH              core module to run (default: the embedded dist/wasiclaw-p1.wasm)
+  --stack-size BYTES         interpreter stack for the guest (default 262144)
+  -h, --help                 this help
 
-agent options (passed to the module): -m MESSAGE, --session NAME, --no-stream, ...
+agent options (passed to the module): -m MESSAGE, --session NAME, --model M,
+  --provider P, --max-iterations N, --no-stream, --help (after -m), ...
 
-From the environment: OPENAI_BASE_URL, ANTHROPIC_BASE_URL and WASICLAW_* go to
+From the environment: OPENAI_BASE_URL / ANTHROPIC_BASE_URL and WASICLAW_* go to
 the guest; OPENAI_API_KEY / ANTHROPIC_API_KEY stay in the runner, which adds
 them only to requests to that provider's base URL.
 ";
 
-const OPENAI_DEFAULT: &str = "https://api.openai.com/v1";
-const ANTHROPIC_DEFAULT: &str = "https://api.anthropic.com";
 const DEFAULT_STACK: u32 = 256 * 1024;
-
-/// (base URL variable, key variable, default base URL)
-const PROVIDERS: [(&str, &str, &str); 2] = [
-    ("OPENAI_BASE_URL", "OPENAI_API_KEY", OPENAI_DEFAULT),
-    ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", ANTHROPIC_DEFAULT),
-];
 
 pub struct Plan {
     pub workspace: PathBuf,
     pub module: Option<PathBuf>,
+    /// `NAME=VALUE` entries: exactly the policy's guest environment.
     pub env: Vec<String>,
     /// `argv` for the guest, `argv[0]` included.
     pub args: Vec<String>,
@@ -46,20 +44,13 @@ pub struct Plan {
 
 pub enum Parsed {
     Help,
-    Run(Plan),
+    Run(Box<Plan>),
 }
 
-fn is_secret_name(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    n.ends_with("_KEY") || n.contains("TOKEN") || n.contains("SECRET") || n.contains("PASSWORD")
-}
-
-pub fn plan(argv: &[String], host_env: &dyn Fn(&str) -> Option<String>) -> Result<Parsed, String> {
-    let mut workspace = PathBuf::from(".");
+pub fn plan(argv: &[String], host_env: &dyn Env) -> Result<Parsed, String> {
+    let mut workspace = None;
     let mut module = None;
-    let mut allow = Vec::new();
-    let mut extra_env: Vec<(String, String)> = Vec::new();
-    let mut body_limit = policy::DEFAULT_BODY_LIMIT;
+    let mut ov = Overrides::default();
     let mut stack_size = DEFAULT_STACK;
     let mut guest_args = vec!["wasiclaw".to_string()];
 
@@ -75,107 +66,69 @@ pub fn plan(argv: &[String], host_env: &dyn Fn(&str) -> Option<String>) -> Resul
                 .or_else(|| it.next().cloned())
                 .ok_or_else(|| format!("{name} needs a value"))
         };
+        let number = |name: &str, v: String| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{name} wants a number, got {v:?}"))
+        };
         match flag {
             "-h" | "--help" if guest_args.len() == 1 => return Ok(Parsed::Help),
-            "--workspace" => workspace = PathBuf::from(value(flag)?),
+            "--workspace" => workspace = Some(PathBuf::from(value(flag)?)),
+            "--policy" => ov.policy_file = Some(PathBuf::from(value(flag)?)),
+            "--allow-host" => ov.allow_hosts.push(value(flag)?),
+            "--max-response-bytes" => ov.max_response_bytes = Some(number(flag, value(flag)?)?),
             "--module" => module = Some(PathBuf::from(value(flag)?)),
-            "--allow-host" => allow.push(AllowEntry::parse(&value(flag)?)?),
-            "--env" => {
-                let v = value(flag)?;
-                let (k, val) = v
-                    .split_once('=')
-                    .ok_or_else(|| format!("--env wants NAME=VALUE, got {v:?}"))?;
-                if k.is_empty() || is_secret_name(k) {
-                    return Err(format!(
-                        "--env {k}: keys stay on the host; set it in the runner's environment instead"
-                    ));
-                }
-                extra_env.push((k.to_string(), val.to_string()));
-            }
-            "--body-limit" => {
-                body_limit = value(flag)?
-                    .parse()
-                    .map_err(|_| "--body-limit wants a byte count".to_string())?
-            }
             "--stack-size" => {
-                stack_size = value(flag)?
-                    .parse()
+                stack_size = number(flag, value(flag)?)?
+                    .try_into()
                     .ok()
                     .filter(|n| *n >= 16 * 1024)
-                    .ok_or_else(|| "--stack-size wants a byte count >= 16384".to_string())?
+                    .ok_or_else(|| "--stack-size wants 16384..=4294967295 bytes".to_string())?
             }
             _ => guest_args.push(a.clone()),
         }
     }
-    if !workspace.is_dir() {
-        return Err(format!(
-            "--workspace {}: not a directory",
-            workspace.display()
-        ));
-    }
-
-    let mut env: Vec<(String, String)> = Vec::new();
-    let mut providers = Vec::new();
-    for (url_var, key_var, default) in PROVIDERS {
-        let url = host_env(url_var);
-        let base = url.clone().unwrap_or_else(|| default.to_string());
-        let (origin, _) =
-            policy::parse_url(base.trim()).map_err(|e| format!("{url_var}: {}", e.message))?;
-        let cred = host_env(key_var).map(|key| Credential {
-            placeholder: policy::placeholder(key_var),
-            key,
-        });
-        if let Some(u) = url {
-            env.push((url_var.to_string(), u));
-        }
-        if let Some(c) = &cred {
-            env.push((key_var.to_string(), c.placeholder.clone()));
-        }
-        providers.push((origin, cred));
-    }
-    for name in [
-        "WASICLAW_PROVIDER",
-        "WASICLAW_MODEL",
-        "WASICLAW_EMBEDDING_MODEL",
-    ] {
-        if let Some(v) = host_env(name) {
-            env.push((name.to_string(), v));
-        }
-    }
-    for (k, v) in extra_env {
-        env.retain(|(name, _)| *name != k);
-        env.push((k, v));
-    }
-    Ok(Parsed::Run(Plan {
+    let dir = workspace.unwrap_or_else(|| PathBuf::from("."));
+    let workspace = dir
+        .canonicalize()
+        .ok()
+        .filter(|p| p.is_dir())
+        .ok_or_else(|| format!("--workspace {}: not a directory", dir.display()))?;
+    let host = HostPolicy::load(&workspace, &ov, host_env).map_err(|e| e.to_string())?;
+    let env = host
+        .guest_env
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    Ok(Parsed::Run(Box::new(Plan {
         workspace,
         module,
-        env: env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        env,
         args: guest_args,
         stack_size,
-        policy: Policy::new(providers, allow, body_limit),
-    }))
+        policy: Policy::new(host),
+    })))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Plan, String> {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let env: Vec<(String, String)> = env
+        let env: BTreeMap<String, String> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        match plan(&args, &|k| {
-            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-        })? {
-            Parsed::Run(p) => Ok(p),
+        match plan(&args, &env)? {
+            Parsed::Run(p) => Ok(*p),
             Parsed::Help => Err("help".into()),
         }
     }
 
     #[test]
-    fn keys_become_placeholders_and_urls_pass() {
+    fn keys_stay_in_the_runner_and_urls_pass() {
         let p = run(
             &["--workspace", ".", "-m", "hi", "--session", "s"],
             &[
@@ -189,10 +142,6 @@ mod tests {
         assert!(p
             .env
             .contains(&"OPENAI_BASE_URL=http://127.0.0.1:5/v1".to_string()));
-        assert!(p.env.contains(&format!(
-            "OPENAI_API_KEY={}",
-            policy::placeholder("OPENAI_API_KEY")
-        )));
         assert!(
             !p.env
                 .iter()
@@ -209,20 +158,21 @@ mod tests {
                 "-m",
                 "x",
                 "--allow-host=example.com",
-                "--env",
-                "WASICLAW_MODEL=m",
+                "--max-response-bytes",
+                "5",
                 "--no-stream",
             ],
             &[],
         )
         .unwrap();
         assert_eq!(p.args, vec!["wasiclaw", "-m", "x", "--no-stream"]);
-        assert_eq!(p.env, vec!["WASICLAW_MODEL=m".to_string()]);
-        assert!(run(&["--env", "OPENAI_API_KEY=x"], &[]).is_err());
+        assert_eq!(p.policy.body_limit(), 5);
         assert!(run(&["--stack-size", "10"], &[]).is_err());
+        assert!(run(&["--max-response-bytes", "lots"], &[]).is_err());
         assert!(run(&["--workspace", "/nonexistent/dir"], &[]).is_err());
+        assert!(run(&["--allow-host", "a/b"], &[]).is_err());
         assert!(run(&["--help"], &[]).is_err_and(|e| e == "help"));
-        // After the agent's own arguments began, --help is the agent's.
+        // Once the agent's own arguments began, --help is the agent's.
         assert_eq!(run(&["-m", "x", "--help"], &[]).unwrap().args.len(), 4);
     }
 }

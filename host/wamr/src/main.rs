@@ -3,8 +3,8 @@
 //! under the capability policy.
 //!
 //! ```text
-//! wasiclaw-wamr [--workspace DIR] [--module PATH] [--allow-host HOST[:PORT]]...
-//!               [--env NAME=VALUE]... [--body-limit BYTES] [--stack-size BYTES]
+//! wasiclaw-wamr [--workspace DIR] [--policy FILE] [--allow-host HOST[:PORT]]...
+//!               [--max-response-bytes N] [--module PATH] [--stack-size BYTES]
 //!               [agent flags: -m MESSAGE, --session NAME, --no-stream, ...]
 //! ```
 //!
@@ -26,8 +26,7 @@ static EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasiclaw-p1.w
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let host_env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let plan = match cli::plan(&args, &host_env) {
+    let plan = match cli::plan(&args, &wasiclaw_host::policy::ProcessEnv) {
         Ok(cli::Parsed::Help) => {
             print!("{}", cli::USAGE);
             return ExitCode::SUCCESS;

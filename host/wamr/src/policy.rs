@@ -1,26 +1,21 @@
-//! The capability policy for `wasiclaw_http`: which origins the guest may
-//! reach, which addresses are off limits, and where credentials are injected.
-//!
-//! Keys never enter the guest. The guest's environment carries a placeholder
-//! per provider key (see [`placeholder`]); on requests to that provider's
-//! origin the host replaces the placeholder in header values with the real
-//! key, and toward any other origin a header carrying a placeholder is
-//! dropped. That works whatever header the provider wants (`authorization`,
-//! `x-api-key`), and for any code in the guest that sends the key (the agent,
-//! the embedding client in the tools).
+//! The capability policy for `wasiclaw_http`: the native host's own policy
+//! (`wasiclaw_host::policy` + `wasiclaw_host::http::decide`), applied to the
+//! requests of the import so both hosts decide every request the same way:
+//! the provider endpoints and `allow_hosts` are reachable, names must resolve
+//! to public addresses (literal addresses the operator listed excepted), the
+//! connection goes to the address that was checked, the provider's key is
+//! injected only toward that provider (the guest has none), and responses are
+//! capped at `max_response_bytes`.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::future::Future;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use wasiclaw_host::http::{decide, Decision};
+use wasiclaw_host::policy::{Policy as HostPolicy, ProviderKind};
 
 use crate::errors::{code, Fail};
-
-/// Responses larger than this fail with `TOO_LARGE` (LLM replies and fetched
-/// pages are far smaller; the tools cut pages much earlier anyway).
-pub const DEFAULT_BODY_LIMIT: u64 = 32 << 20;
-
-/// The value the guest sees instead of the key in `var`.
-pub fn placeholder(var: &str) -> String {
-    format!("wasiclaw-host-injects-{}", var.to_ascii_lowercase())
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
@@ -104,47 +99,8 @@ pub fn parse_url(url: &str) -> Result<(Origin, String), Fail> {
     ))
 }
 
-/// One `--allow-host` entry: `host` (any port) or `host:port`; `*` is any
-/// host whose addresses are public.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AllowEntry {
-    host: String,
-    port: Option<u16>,
-}
-
-impl AllowEntry {
-    pub fn parse(s: &str) -> Result<AllowEntry, String> {
-        let s = s.trim().to_ascii_lowercase();
-        let (host, port) = match s.rsplit_once(':') {
-            Some((h, p)) if !h.contains(':') || h.ends_with(']') => {
-                let port = p.parse::<u16>().map_err(|_| format!("bad port in {s:?}"))?;
-                (h.trim_matches(['[', ']']).to_string(), Some(port))
-            }
-            _ => (s.trim_matches(['[', ']']).to_string(), None),
-        };
-        if host.is_empty() {
-            return Err("empty --allow-host".into());
-        }
-        Ok(AllowEntry { host, port })
-    }
-
-    fn matches(&self, o: &Origin) -> bool {
-        (self.host == "*" || self.host == o.host) && self.port.is_none_or(|p| p == o.port)
-    }
-}
-
-/// A provider origin and the key the host injects toward it.
-#[derive(Clone, Debug)]
-pub struct Credential {
-    pub placeholder: String,
-    pub key: String,
-}
-
 pub struct Policy {
-    /// Provider origins (always reachable) with their keys, if any.
-    providers: Vec<(Origin, Option<Credential>)>,
-    allow: Vec<AllowEntry>,
-    body_limit: u64,
+    inner: HostPolicy,
 }
 
 /// A request the policy let through: where to connect and what to send.
@@ -156,61 +112,65 @@ pub struct Approved {
 }
 
 impl Policy {
-    pub fn new(
-        providers: Vec<(Origin, Option<Credential>)>,
-        allow: Vec<AllowEntry>,
-        body_limit: u64,
-    ) -> Policy {
-        Policy {
-            providers,
-            allow,
-            body_limit,
-        }
+    pub fn new(inner: HostPolicy) -> Policy {
+        Policy { inner }
     }
 
     pub fn body_limit(&self) -> u64 {
-        self.body_limit
+        self.inner.max_response_bytes
     }
 
-    /// Checks `url`, resolves it, checks every address, and rewrites the
-    /// headers (placeholders to keys toward the provider, dropped elsewhere).
+    /// Checks `url` with the host's decision procedure and rewrites the
+    /// headers: hop-by-hop ones dropped, credentials replaced toward a
+    /// provider endpoint.
     pub fn approve(&self, url: &str, headers: Vec<(String, String)>) -> Result<Approved, Fail> {
         let (origin, path_query) = parse_url(url)?;
-        let provider = self.providers.iter().find(|(o, _)| *o == origin);
-        let allowed = provider.is_some() || self.allow.iter().any(|a| a.matches(&origin));
-        if !allowed {
-            return Err(Fail::new(
-                code::DENIED,
-                format!(
-                    "denied: {} is not an allowed host (the runner allows the provider and --allow-host entries)",
-                    origin.authority()
-                ),
-            ));
-        }
-        let addr = resolve_checked(&origin, self.named_literally(&origin))?;
+        let scheme = if origin.https { "https" } else { "http" };
+        let decision = block_on(decide(
+            &self.inner,
+            scheme,
+            &origin.host,
+            origin.port,
+            |h, p| std::future::ready((h.as_str(), p).to_socket_addrs().map(|a| a.collect())),
+        ));
+        let (addr, provider) = match decision {
+            Decision::Denied(why) | Decision::Prohibited(why) => {
+                return Err(Fail::new(code::DENIED, format!("denied: {why}")))
+            }
+            // A name, resolved and checked: connect to exactly that address.
+            Decision::Allowed(Some(addr)) => (addr, None),
+            // A literal address (or localhost) the operator listed.
+            Decision::Allowed(None) => (resolve_first(&origin)?, None),
+            Decision::Provider(ep) => (resolve_first(&origin)?, Some(ep)),
+        };
         if origin.https {
             return Err(Fail::new(
                 code::UNSUPPORTED,
-                "https:// is not supported by this build of wasiclaw-wamr (plain http only)",
+                "https:// is not supported by wasiclaw-wamr (plain http only; see host/wamr/FIRMWARE.md)",
             ));
         }
-        let cred = provider.and_then(|(_, c)| c.as_ref());
-        let mut out = Vec::with_capacity(headers.len());
-        for (k, v) in headers {
-            if matches!(
-                k.as_str(),
-                "host" | "content-length" | "transfer-encoding" | "connection"
-            ) {
-                continue;
-            }
-            match cred {
-                Some(c) if v.contains(&c.placeholder) => {
-                    out.push((k, v.replace(&c.placeholder, &c.key)));
+        let mut out: Vec<(String, String)> = headers
+            .into_iter()
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "host" | "content-length" | "transfer-encoding" | "connection"
+                )
+            })
+            .collect();
+        if let Some(ep) = provider {
+            out.retain(|(k, _)| k != "authorization" && k != "x-api-key");
+            if let Some(key) = &ep.key {
+                if key.contains(['\r', '\n']) {
+                    return Err(Fail::new(
+                        code::INVALID,
+                        "the configured API key is not a valid header value",
+                    ));
                 }
-                // A placeholder (of any provider) toward a non-provider origin
-                // means nothing there and is not sent.
-                _ if self.carries_placeholder(&v) => {}
-                _ => out.push((k, v)),
+                out.push(match ep.kind {
+                    ProviderKind::OpenAi => ("authorization".into(), format!("Bearer {key}")),
+                    ProviderKind::Anthropic => ("x-api-key".into(), key.clone()),
+                });
             }
         }
         Ok(Approved {
@@ -220,120 +180,49 @@ impl Policy {
             headers: out,
         })
     }
-
-    fn carries_placeholder(&self, v: &str) -> bool {
-        self.providers
-            .iter()
-            .filter_map(|(_, c)| c.as_ref())
-            .any(|c| v.contains(&c.placeholder))
-            || v.contains("wasiclaw-host-injects-")
-    }
-
-    /// An origin whose host was given to the runner as an IP literal (or
-    /// `localhost`) was chosen by the user, private or not; a DNS name must
-    /// resolve to public addresses only, so a name cannot be pointed inward.
-    fn named_literally(&self, o: &Origin) -> bool {
-        let literal = o.host == "localhost" || o.host.parse::<IpAddr>().is_ok();
-        literal
-            && (self.providers.iter().any(|(p, _)| p == o)
-                || self.allow.iter().any(|a| a.host == o.host && a.matches(o)))
-    }
 }
 
-fn resolve_checked(o: &Origin, literal_ok: bool) -> Result<SocketAddr, Fail> {
-    let addrs: Vec<SocketAddr> = (o.host.as_str(), o.port)
+fn resolve_first(o: &Origin) -> Result<SocketAddr, Fail> {
+    (o.host.as_str(), o.port)
         .to_socket_addrs()
         .map_err(|e| Fail::new(code::CONNECT, format!("cannot resolve {}: {e}", o.host)))?
-        .collect();
-    let first = *addrs
-        .first()
-        .ok_or_else(|| Fail::new(code::CONNECT, format!("{} has no addresses", o.host)))?;
-    for a in &addrs {
-        let ip = a.ip();
-        if is_metadata(ip) {
-            return Err(Fail::new(
-                code::DENIED,
-                format!("denied: {ip} is a cloud metadata address"),
-            ));
-        }
-        if !literal_ok && !is_public(ip) {
-            return Err(Fail::new(
-                code::DENIED,
-                format!(
-                    "denied: {} resolves to {ip}, a private or local address",
-                    o.host
-                ),
-            ));
-        }
-    }
-    Ok(first)
+        .next()
+        .ok_or_else(|| Fail::new(code::CONNECT, format!("{} has no addresses", o.host)))
 }
 
-fn is_metadata(ip: IpAddr) -> bool {
-    let v4 = match ip {
-        IpAddr::V4(v4) => v4,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4,
-            None => return v6.segments() == [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254],
-        },
-    };
-    v4 == Ipv4Addr::new(169, 254, 169, 254) || v4 == Ipv4Addr::new(100, 100, 100, 200)
-}
-
-/// Globally routable: not loopback, private, link-local, shared (CGNAT),
-/// unspecified, broadcast, multicast, unique-local or documentation space.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1]))
-                || (o[0] == 198 && (18..20).contains(&o[1])))
+/// `decide` is async for the native host's resolver; ours answers at once,
+/// so the future completes on its first poll.
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
         }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || s[0] == 0x2001 && s[1] == 0xdb8)
-        }
+        std::thread::yield_now();
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use wasiclaw_host::policy::Overrides;
+
     use super::*;
 
-    fn origin(url: &str) -> Origin {
-        parse_url(url).unwrap().0
-    }
-
-    fn policy(allow: &[&str]) -> Policy {
-        let o = origin("http://127.0.0.1:9");
-        let cred = Credential {
-            placeholder: placeholder("OPENAI_API_KEY"),
-            key: "sk-real".into(),
+    fn policy(env: &[(&str, &str)], allow: &[&str]) -> Policy {
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let ov = Overrides {
+            allow_hosts: allow.iter().map(|s| s.to_string()).collect(),
+            max_response_bytes: Some(1000),
+            ..Overrides::default()
         };
-        Policy::new(
-            vec![(o, Some(cred))],
-            allow
-                .iter()
-                .map(|a| AllowEntry::parse(a).unwrap())
-                .collect(),
-            1000,
-        )
+        let ws = std::env::temp_dir().join("wasiclaw-wamr-no-such-ws");
+        Policy::new(HostPolicy::load(&ws, &ov, &env).unwrap())
     }
 
     #[test]
@@ -358,101 +247,54 @@ mod tests {
     }
 
     #[test]
-    fn key_replaces_placeholder_only_toward_the_provider() {
-        let p = policy(&["127.0.0.1:10"]);
-        let ph = placeholder("OPENAI_API_KEY");
-        let hdrs = || {
+    fn key_is_injected_only_toward_its_provider() {
+        let p = policy(
+            &[
+                ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1"),
+                ("OPENAI_API_KEY", "sk-real"),
+            ],
+            &["127.0.0.1:10"],
+        );
+        assert_eq!(p.body_limit(), 1000);
+        let guest = || {
             vec![
-                ("authorization".to_string(), format!("Bearer {ph}")),
+                ("authorization".to_string(), "Bearer guest".to_string()),
                 ("x".into(), "1".into()),
             ]
         };
-        let a = p.approve("http://127.0.0.1:9/v1/chat", hdrs()).unwrap();
+        let a = p
+            .approve("http://127.0.0.1:9/v1/chat/completions", guest())
+            .unwrap();
         assert_eq!(
-            a.headers[0],
-            ("authorization".into(), "Bearer sk-real".into())
+            a.headers,
+            vec![
+                ("x".into(), "1".into()),
+                ("authorization".into(), "Bearer sk-real".into())
+            ]
         );
-        let b = p.approve("http://127.0.0.1:10/x", hdrs()).unwrap();
-        assert_eq!(
-            b.headers,
-            vec![("x".to_string(), "1".to_string())],
-            "placeholder not forwarded"
-        );
+        assert_eq!(a.addr, "127.0.0.1:9".parse().unwrap());
+        let b = p.approve("http://127.0.0.1:10/x", guest()).unwrap();
         assert!(!format!("{:?}", b.headers).contains("sk-real"));
     }
 
     #[test]
-    fn unlisted_hosts_and_metadata_are_denied() {
-        let p = policy(&["169.254.169.254", "*"]);
-        assert_eq!(
-            p.approve("http://127.0.0.1:11/", vec![])
-                .err()
-                .unwrap()
-                .code,
-            code::DENIED,
-            "a literal private address needs its own entry, * is public only"
-        );
-        assert_eq!(
-            p.approve("http://169.254.169.254/latest", vec![])
-                .err()
-                .unwrap()
-                .code,
-            code::DENIED
-        );
-        let strict = policy(&[]);
-        let e = strict.approve("http://10.0.0.5/", vec![]).err().unwrap();
-        assert_eq!(e.code, code::DENIED);
-        assert!(e.message.contains("not an allowed host"), "{}", e.message);
-        assert_eq!(
-            p.approve("https://127.0.0.1:9/", vec![])
-                .err()
-                .unwrap()
-                .code,
-            code::DENIED
-        );
-    }
-
-    #[test]
-    fn names_resolving_inward_are_denied() {
-        // `localhost` by name through `*` is a DNS name pointing inward.
-        let p = policy(&["*"]);
-        let e = p.approve("http://localhost:9/", vec![]).err().unwrap();
-        assert_eq!(e.code, code::DENIED, "{}", e.message);
-    }
-
-    #[test]
-    fn address_classes() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.1.1",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:10.0.0.1",
+    fn unlisted_internal_and_metadata_destinations_are_denied() {
+        let p = policy(&[("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")], &["*"]);
+        for url in [
+            "http://127.0.0.1:11/",
+            "http://169.254.169.254/latest",
+            "http://localhost:9/",
         ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+            let e = p.approve(url, vec![]).err().unwrap();
+            assert_eq!(e.code, code::DENIED, "{url}: {}", e.message);
+            assert!(e.message.starts_with("denied: "), "{}", e.message);
         }
-        for ip in ["1.1.1.1", "93.184.216.34", "2606:4700::1111"] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
-        }
-    }
-
-    #[test]
-    fn allow_entries_parse() {
-        assert_eq!(
-            AllowEntry::parse("Example.com").unwrap(),
-            AllowEntry {
-                host: "example.com".into(),
-                port: None
-            }
-        );
-        assert_eq!(AllowEntry::parse("h:80").unwrap().port, Some(80));
-        assert_eq!(AllowEntry::parse("[::1]:80").unwrap().host, "::1");
-        assert!(AllowEntry::parse("h:x").is_err());
+        let strict = policy(&[], &[]);
+        let e = strict
+            .approve("http://93.184.216.34/", vec![])
+            .err()
+            .unwrap();
+        assert_eq!(e.code, code::DENIED);
+        assert!(e.message.contains("not allowed"), "{}", e.message);
     }
 }
