@@ -5,5 +5,6 @@
 mod agent_faults;
 mod agent_run;
 mod harness;
+mod serve;
 mod host;
 mod wamr;
