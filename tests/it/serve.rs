@@ -3,239 +3,15 @@
 //! (JSON and SSE), sessions, tools, bad requests, and the official `openai`
 //! Python client.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+mod server;
+
+use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 use wasiclaw_tests::{MockServer, Script, Turn};
 
 use crate::harness::*;
-
-/// Cold start compiles the component; a hang still fails.
-const STARTUP: Duration = Duration::from_secs(180);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
-
-pub fn edge_wasm() -> PathBuf {
-    let p = repo_root().join("dist/wasiclaw-http.wasm");
-    assert!(
-        p.is_file(),
-        "dist/wasiclaw-http.wasm missing: run scripts/build first"
-    );
-    p
-}
-
-/// The exact command the README documents.
-pub fn serve_command(ws: &Workspace, openai_base: &str, port: u16) -> Command {
-    let mut cmd = Command::new(wasmtime());
-    cmd.arg("serve")
-        .args(["-S", "cli", "-S", "http"])
-        .arg("--dir")
-        .arg(format!("{}::/workspace", ws.path().display()))
-        .arg("--env")
-        .arg(format!("OPENAI_BASE_URL={openai_base}"))
-        .arg("--env")
-        .arg(format!("OPENAI_API_KEY={OPENAI_KEY}"))
-        .arg("--addr")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg(edge_wasm());
-    for k in [
-        "OPENAI_API_KEY",
-        "ANTHROPIC_API_KEY",
-        "OPENAI_BASE_URL",
-        "ANTHROPIC_BASE_URL",
-    ] {
-        cmd.env_remove(k);
-    }
-    cmd
-}
-
-/// A running `wasmtime serve`; killed on drop. Its output is collected for
-/// failure messages.
-pub struct Serve {
-    child: Child,
-    pub port: u16,
-    log: Arc<Mutex<String>>,
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
-}
-
-impl Serve {
-    pub fn start(ws: &Workspace, server: &MockServer) -> Serve {
-        Self::start_at(ws, &server.openai_base())
-    }
-
-    pub fn start_at(ws: &Workspace, openai_base: &str) -> Serve {
-        let port = free_port();
-        let mut cmd = serve_command(ws, openai_base, port);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn wasmtime serve");
-        let log = Arc::new(Mutex::new(String::new()));
-        for r in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let log = log.clone();
-            thread::spawn(move || {
-                let mut r = r;
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = r.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                    log.lock().unwrap_or_else(|p| p.into_inner()).push_str(&text);
-                }
-            });
-        }
-        let mut s = Serve { child, port, log };
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(status)) = s.child.try_wait() {
-                panic!("wasmtime serve exited with {status}\n{}", s.log());
-            }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return s;
-            }
-            assert!(
-                start.elapsed() < STARTUP,
-                "wasmtime serve did not listen\n{}",
-                s.log()
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    pub fn log(&self) -> String {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// One HTTP/1.1 request on a fresh connection.
-    pub fn request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> Resp {
-        let mut c = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        c.set_read_timeout(Some(REQUEST_TIMEOUT)).expect("timeout");
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nconnection: close\r\ncontent-length: {}\r\n",
-            self.port,
-            body.len()
-        );
-        for (k, v) in headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        c.write_all(head.as_bytes()).expect("send head");
-        c.write_all(body.as_bytes()).expect("send body");
-        let mut raw = Vec::new();
-        if let Err(e) = c.read_to_end(&mut raw) {
-            panic!("reading the response: {e}\n{}", self.log());
-        }
-        Resp::parse(&raw).unwrap_or_else(|| {
-            panic!(
-                "unparseable response: {:?}\n{}",
-                String::from_utf8_lossy(&raw),
-                self.log()
-            )
-        })
-    }
-
-    pub fn chat(&self, body: &Value, headers: &[(&str, &str)]) -> Resp {
-        let mut h = vec![("content-type", "application/json")];
-        h.extend_from_slice(headers);
-        self.request("POST", "/v1/chat/completions", &h, &body.to_string())
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub struct Resp {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Resp {
-    fn parse(raw: &[u8]) -> Option<Resp> {
-        let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-        let head = std::str::from_utf8(&raw[..end]).ok()?;
-        let mut lines = head.split("\r\n");
-        let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        let mut rest = &raw[end + 4..];
-        let chunked = headers
-            .iter()
-            .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-        let body = if chunked {
-            let mut out = Vec::new();
-            loop {
-                let nl = rest.windows(2).position(|w| w == b"\r\n")?;
-                let size_text = std::str::from_utf8(&rest[..nl]).ok()?;
-                let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-                rest = &rest[nl + 2..];
-                if size == 0 {
-                    break;
-                }
-                out.extend_from_slice(rest.get(..size)?);
-                rest = rest.get(size + 2..)?;
-            }
-            out
-        } else {
-            rest.to_vec()
-        };
-        Some(Resp {
-            status,
-            headers,
-            body: String::from_utf8(body).ok()?,
-        })
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-
-    /// The `data:` payloads of an SSE body, in order.
-    pub fn events(&self) -> Vec<String> {
-        self.body
-            .split("\n\n")
-            .filter_map(|e| e.trim().strip_prefix("data:"))
-            .map(|d| d.trim().to_string())
-            .collect()
-    }
-}
+use server::{Resp, Serve};
 
 fn user(text: &str) -> Value {
     json!({"role": "user", "content": text})
@@ -250,7 +26,11 @@ fn content(v: &Value) -> &str {
 fn assert_error_shape(r: &Resp, status: u16, kind: &str) {
     assert_eq!(r.status, status, "{}", r.body);
     let v = r.json();
-    assert_eq!(v.pointer("/error/type").and_then(Value::as_str), Some(kind), "{v}");
+    assert_eq!(
+        v.pointer("/error/type").and_then(Value::as_str),
+        Some(kind),
+        "{v}"
+    );
     let msg = v.pointer("/error/message").and_then(Value::as_str);
     assert!(msg.is_some_and(|m| m.len() > 5), "{v}");
 }
@@ -262,7 +42,11 @@ fn healthz_routes_and_bad_requests() {
     let s = Serve::start(&ws, &server);
     let r = s.request("GET", "/healthz", &[], "");
     assert_eq!((r.status, r.body.as_str()), (200, "ok"), "{}", s.log());
-    assert_error_shape(&s.request("GET", "/v1/models", &[], ""), 404, "invalid_request_error");
+    assert_error_shape(
+        &s.request("GET", "/v1/models", &[], ""),
+        404,
+        "invalid_request_error",
+    );
     assert_error_shape(
         &s.request("GET", "/v1/chat/completions", &[], ""),
         405,
@@ -277,7 +61,10 @@ fn healthz_routes_and_bad_requests() {
     assert_error_shape(&bad, 400, "invalid_request_error");
     assert_eq!(bad.header("content-type"), Some("application/json"));
     assert_error_shape(
-        &s.chat(&json!({"messages": [{"role": "system", "content": "x"}]}), &[]),
+        &s.chat(
+            &json!({"messages": [{"role": "system", "content": "x"}]}),
+            &[],
+        ),
         400,
         "invalid_request_error",
     );
@@ -304,10 +91,19 @@ fn non_streaming_completion_has_the_openai_schema() {
     let v = r.json();
     assert_eq!(content(&v), "Hello from the edge.");
     assert_eq!(v["object"], "chat.completion");
-    assert!(v["id"].as_str().is_some_and(|i| i.starts_with("chatcmpl-")), "{v}");
-    assert!(v["created"].as_u64().is_some_and(|c| c > 1_600_000_000), "{v}");
+    assert!(
+        v["id"].as_str().is_some_and(|i| i.starts_with("chatcmpl-")),
+        "{v}"
+    );
+    assert!(
+        v["created"].as_u64().is_some_and(|c| c > 1_600_000_000),
+        "{v}"
+    );
     assert!(v["model"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
-    assert_eq!(v.pointer("/choices/0/message/role"), Some(&json!("assistant")));
+    assert_eq!(
+        v.pointer("/choices/0/message/role"),
+        Some(&json!("assistant"))
+    );
     assert_eq!(v.pointer("/choices/0/finish_reason"), Some(&json!("stop")));
     let u = &v["usage"];
     let (p, c, t) = (
@@ -333,28 +129,48 @@ fn non_streaming_completion_has_the_openai_schema() {
 fn reassemble(r: &Resp) -> String {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
-        r.header("content-type").is_some_and(|c| c.starts_with("text/event-stream")),
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with("text/event-stream")),
         "{:?}",
         r.headers
     );
     let events = r.events();
-    assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{}", r.body);
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("[DONE]"),
+        "{}",
+        r.body
+    );
     let chunks: Vec<Value> = events[..events.len() - 1]
         .iter()
         .map(|e| serde_json::from_str(e).unwrap_or_else(|err| panic!("{err}: {e}")))
         .collect();
-    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"), "{}", r.body);
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk"),
+        "{}",
+        r.body
+    );
     assert_eq!(
         chunks[0].pointer("/choices/0/delta/role"),
         Some(&json!("assistant"))
     );
     let last = chunks.last().expect("chunks");
-    assert_eq!(last.pointer("/choices/0/finish_reason"), Some(&json!("stop")), "{}", r.body);
+    assert_eq!(
+        last.pointer("/choices/0/finish_reason"),
+        Some(&json!("stop")),
+        "{}",
+        r.body
+    );
     let ids: Vec<&Value> = chunks.iter().map(|c| &c["id"]).collect();
     assert!(ids.iter().all(|i| *i == ids[0]), "one id for the stream");
     chunks
         .iter()
-        .filter_map(|c| c.pointer("/choices/0/delta/content").and_then(Value::as_str))
+        .filter_map(|c| {
+            c.pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
+        })
         .collect()
 }
 
@@ -364,14 +180,21 @@ fn streaming_completion_reassembles_to_the_reply() {
     let reply = "Streaming, token by token, through wasi:http.";
     let server = MockServer::start(Script::new().text(reply));
     let s = Serve::start(&ws, &server);
-    let r = s.chat(&json!({"messages": [user("stream please")], "stream": true}), &[]);
+    let r = s.chat(
+        &json!({"messages": [user("stream please")], "stream": true}),
+        &[],
+    );
     assert_eq!(reassemble(&r), reply, "{}\n{}", s.log(), dump(&server));
     let content_chunks = r
         .events()
         .iter()
         .filter(|e| e.contains("\"content\":\"") && !e.contains("\"role\""))
         .count();
-    assert!(content_chunks > 1, "the reply arrives in several deltas: {}", r.body);
+    assert!(
+        content_chunks > 1,
+        "the reply arrives in several deltas: {}",
+        r.body
+    );
 }
 
 #[test]
@@ -384,7 +207,10 @@ fn session_persists_across_requests_by_user_and_header() {
             .text("Other session."),
     );
     let s = Serve::start(&ws, &server);
-    let r1 = s.chat(&json!({"messages": [user("remember 42")], "user": "alice"}), &[]);
+    let r1 = s.chat(
+        &json!({"messages": [user("remember 42")], "user": "alice"}),
+        &[],
+    );
     assert_eq!(content(&r1.json()), "First answer: 42.", "{}", s.log());
     // The client may resend the conversation: only the last user message is new.
     let r2 = s.chat(
@@ -408,12 +234,14 @@ fn session_persists_across_requests_by_user_and_header() {
         .collect();
     assert_eq!(users, ["remember 42", "what did I say?"], "{conv:#?}");
     assert!(
-        conv.iter().any(|t| matches!(t, Turn::Assistant { text, .. } if text == "First answer: 42.")),
+        conv.iter()
+            .any(|t| matches!(t, Turn::Assistant { text, .. } if text == "First answer: 42.")),
         "{conv:#?}"
     );
     let bob = reqs[2].conversation();
     assert!(
-        !bob.iter().any(|t| matches!(t, Turn::User(u) if u.contains("42"))),
+        !bob.iter()
+            .any(|t| matches!(t, Turn::User(u) if u.contains("42"))),
         "sessions are separate: {bob:#?}"
     );
     assert_eq!(assert_jsonl(&ws, "sessions/alice.jsonl").len(), 4);
@@ -432,7 +260,10 @@ fn tool_calling_turn_writes_the_workspace() {
             .text("Saved edge/hello.txt."),
     );
     let s = Serve::start(&ws, &server);
-    let r = s.chat(&json!({"messages": [user("save a file")], "user": "tools"}), &[]);
+    let r = s.chat(
+        &json!({"messages": [user("save a file")], "user": "tools"}),
+        &[],
+    );
     assert_eq!(r.status, 200, "{}\n{}\n{}", r.body, s.log(), dump(&server));
     assert_eq!(content(&r.json()), "Saved edge/hello.txt.");
     assert_eq!(
@@ -454,7 +285,10 @@ fn provider_failure_is_a_502_with_an_openai_error() {
     let s = Serve::start_at(&ws, &dead);
     let r = s.chat(&json!({"messages": [user("hi")]}), &[]);
     assert_error_shape(&r, 502, "upstream_error");
-    let msg = r.json()["error"]["message"].as_str().unwrap_or("").to_string();
+    let msg = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     assert!(msg.starts_with("http:"), "{msg}");
     // The server survives the failed turn.
     assert_eq!(s.request("GET", "/healthz", &[], "").status, 200);
@@ -516,7 +350,13 @@ fn official_openai_python_client() {
     let s = Serve::start(&ws, &server);
     let mut cmd = Command::new("python3");
     cmd.args(["-c", PY_CLIENT, &s.base()]);
-    for k in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
+    for k in [
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ] {
         cmd.env_remove(k).env_remove(k.to_lowercase());
     }
     cmd.env("NO_PROXY", "127.0.0.1");
@@ -530,7 +370,11 @@ fn official_openai_python_client() {
     );
     assert!(out.status.success(), "{report}");
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.first(), Some(&"A=Hi from wasiclaw, Python."), "{report}");
+    assert_eq!(
+        lines.first(),
+        Some(&"A=Hi from wasiclaw, Python."),
+        "{report}"
+    );
     assert_eq!(lines.get(1), Some(&"B=Streamed to Python."), "{report}");
     assert!(
         lines.get(2).is_some_and(|l| l.starts_with("C=400")),
@@ -541,7 +385,8 @@ fn official_openai_python_client() {
     assert!(reqs[1].stream(), "the agent streams from the provider");
     let conv = reqs[1].conversation();
     assert!(
-        conv.iter().any(|t| matches!(t, Turn::User(u) if u == "python one"))
+        conv.iter()
+            .any(|t| matches!(t, Turn::User(u) if u == "python one"))
             && conv.iter().any(
                 |t| matches!(t, Turn::Assistant { text, .. } if text == "Hi from wasiclaw, Python.")
             ),

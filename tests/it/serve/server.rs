@@ -1,0 +1,231 @@
+//! Runs `wasmtime serve dist/wasiclaw-http.wasm` on a free loopback port and
+//! talks HTTP/1.1 to it with a minimal client (chunked bodies, SSE events).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wasiclaw_tests::MockServer;
+
+use crate::harness::{repo_root, wasmtime, Workspace, OPENAI_KEY};
+
+/// Cold start compiles the component; a hang still fails.
+const STARTUP: Duration = Duration::from_secs(180);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub fn edge_wasm() -> PathBuf {
+    let p = repo_root().join("dist/wasiclaw-http.wasm");
+    assert!(
+        p.is_file(),
+        "dist/wasiclaw-http.wasm missing: run scripts/build first"
+    );
+    p
+}
+
+/// The exact command the README documents.
+pub fn serve_command(ws: &Workspace, openai_base: &str, port: u16) -> Command {
+    let mut cmd = Command::new(wasmtime());
+    cmd.arg("serve")
+        .args(["-S", "cli", "-S", "http"])
+        .arg("--dir")
+        .arg(format!("{}::/workspace", ws.path().display()))
+        .arg("--env")
+        .arg(format!("OPENAI_BASE_URL={openai_base}"))
+        .arg("--env")
+        .arg(format!("OPENAI_API_KEY={OPENAI_KEY}"))
+        .arg("--addr")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg(edge_wasm());
+    for k in [
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_BASE_URL",
+    ] {
+        cmd.env_remove(k);
+    }
+    cmd
+}
+
+/// A running `wasmtime serve`; killed on drop. Its output is collected for
+/// failure messages.
+pub struct Serve {
+    child: Child,
+    pub port: u16,
+    log: Arc<Mutex<String>>,
+}
+
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr").port()
+}
+
+impl Serve {
+    pub fn start(ws: &Workspace, server: &MockServer) -> Serve {
+        Self::start_at(ws, &server.openai_base())
+    }
+
+    pub fn start_at(ws: &Workspace, openai_base: &str) -> Serve {
+        let port = free_port();
+        let mut cmd = serve_command(ws, openai_base, port);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn wasmtime serve");
+        let log = Arc::new(Mutex::new(String::new()));
+        for r in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let log = log.clone();
+            thread::spawn(move || {
+                let mut r = r;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = r.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    log.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push_str(&text);
+                }
+            });
+        }
+        let mut s = Serve { child, port, log };
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = s.child.try_wait() {
+                panic!("wasmtime serve exited with {status}\n{}", s.log());
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return s;
+            }
+            assert!(
+                start.elapsed() < STARTUP,
+                "wasmtime serve did not listen\n{}",
+                s.log()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// One HTTP/1.1 request on a fresh connection.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
+        let mut c = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        c.set_read_timeout(Some(REQUEST_TIMEOUT)).expect("timeout");
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nconnection: close\r\ncontent-length: {}\r\n",
+            self.port,
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        c.write_all(head.as_bytes()).expect("send head");
+        c.write_all(body.as_bytes()).expect("send body");
+        let mut raw = Vec::new();
+        if let Err(e) = c.read_to_end(&mut raw) {
+            panic!("reading the response: {e}\n{}", self.log());
+        }
+        Resp::parse(&raw).unwrap_or_else(|| {
+            panic!(
+                "unparseable response: {:?}\n{}",
+                String::from_utf8_lossy(&raw),
+                self.log()
+            )
+        })
+    }
+
+    pub fn chat(&self, body: &Value, headers: &[(&str, &str)]) -> Resp {
+        let mut h = vec![("content-type", "application/json")];
+        h.extend_from_slice(headers);
+        self.request("POST", "/v1/chat/completions", &h, &body.to_string())
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Resp {
+    fn parse(raw: &[u8]) -> Option<Resp> {
+        let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head = std::str::from_utf8(&raw[..end]).ok()?;
+        let mut lines = head.split("\r\n");
+        let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let mut rest = &raw[end + 4..];
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+        let body = if chunked {
+            let mut out = Vec::new();
+            loop {
+                let nl = rest.windows(2).position(|w| w == b"\r\n")?;
+                let size_text = std::str::from_utf8(&rest[..nl]).ok()?;
+                let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+                rest = &rest[nl + 2..];
+                if size == 0 {
+                    break;
+                }
+                out.extend_from_slice(rest.get(..size)?);
+                rest = rest.get(size + 2..)?;
+            }
+            out
+        } else {
+            rest.to_vec()
+        };
+        Some(Resp {
+            status,
+            headers,
+            body: String::from_utf8(body).ok()?,
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The `data:` payloads of an SSE body, in order.
+    pub fn events(&self) -> Vec<String> {
+        self.body
+            .split("\n\n")
+            .filter_map(|e| e.trim().strip_prefix("data:"))
+            .map(|d| d.trim().to_string())
+            .collect()
+    }
+}
