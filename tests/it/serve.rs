@@ -73,6 +73,12 @@ fn healthz_routes_and_bad_requests() {
         400,
         "invalid_request_error",
     );
+    let huge = format!("{{\"messages\":[],\"pad\":\"{}\"}}", "x".repeat(1 << 20));
+    assert_error_shape(
+        &s.request("POST", "/v1/chat/completions", &[], &huge),
+        413,
+        "invalid_request_error",
+    );
     assert!(server.requests().is_empty(), "nothing reached the provider");
 }
 
