@@ -177,6 +177,10 @@ async fn send(
                     let today = &now_rfc3339()[..10];
                     if let Some(why) = budget.exhausted(ledger.spent(&session, today), &session) {
                         eprintln!("wasiclaw: host refused model request: {why}");
+                        // Take the guest's request body first: a refusal that
+                        // drops it mid-write looks like a broken connection,
+                        // which the agent would retry.
+                        let _ = req.into_body().collect().await;
                         return Ok(refusal(&why));
                     }
                 }

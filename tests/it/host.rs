@@ -288,6 +288,8 @@ fn spent_budget_refuses_the_next_turn() {
     let second = run(&ws, &server, &["--session-budget", "5"], "two");
     assert_eq!(second.code, Some(1), "{second:?}");
     assert!(second.stderr.contains("budget"), "{second:?}");
+    // Refused once, cleanly: not mistaken for a broken connection and retried.
+    assert!(!second.stderr.contains("retrying"), "{second:?}");
     assert_eq!(server.chat_requests().len(), 1, "the refused turn reached the provider");
     // Another session has its own budget; a daily budget covers them all.
     let other = run(&ws, &server, &["--session-budget", "5", "--session", "other"], "three");
