@@ -323,3 +323,83 @@ fn second_start_uses_the_compile_cache() {
     assert_eq!(again, path);
     assert!(stderr.contains("already cached"), "{stderr}");
 }
+
+/// A raw HTTP/1.1 exchange (one request per connection); returns status and body.
+fn http_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to wasiclaw serve");
+    s.set_read_timeout(Some(Duration::from_secs(60))).expect("set timeout");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).expect("send request");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read response");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// Kills the child on drop, so a failing assertion leaves no server behind.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_answers_chat_completions_with_the_host_key() {
+    let http_wasm = repo_root().join("dist/wasiclaw-http.wasm");
+    assert!(http_wasm.is_file(), "dist/wasiclaw-http.wasm missing: run scripts/build first");
+    let ws = Workspace::new();
+    let server = MockServer::start(Script::new().text("served reply"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = Command::new(wasiclaw_bin())
+        .arg("--module")
+        .arg(&http_wasm)
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--workspace"])
+        .arg(ws.path())
+        .env_clear()
+        .env("OPENAI_API_KEY", HOST_KEY)
+        .env("OPENAI_BASE_URL", server.openai_base())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn wasiclaw serve");
+    let _child = Child(child);
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(60), "serve never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, _) = http_request(port, "GET", "/healthz", &[], "");
+    assert_eq!(status, 200);
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+    let (status, reply) = http_request(
+        port,
+        "POST",
+        "/v1/chat/completions",
+        &[("content-type", "application/json"), ("x-wasiclaw-session", "web")],
+        body,
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.contains("served reply"), "{reply}");
+    let chats = server.chat_requests();
+    assert_eq!(chats.len(), 1);
+    assert_eq!(chats[0].header("authorization"), Some(format!("Bearer {HOST_KEY}").as_str()));
+    let usage = usage_lines(&ws);
+    assert_eq!(usage.len(), 1, "{usage:?}");
+    assert_eq!(usage[0]["session"], "web");
+}
