@@ -21,7 +21,11 @@ pub enum Outcome {
 }
 
 pub fn default_dir() -> Option<PathBuf> {
-    let from = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty()).map(PathBuf::from);
+    let from = |v: &str| {
+        std::env::var_os(v)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+    };
     from("XDG_CACHE_HOME")
         .or_else(|| from("HOME").map(|h| h.join(".cache")))
         .map(|d| d.join("wasiclaw"))
@@ -56,7 +60,11 @@ pub fn path_for(dir: &Path, engine: &Engine, bytes: &[u8]) -> PathBuf {
 
 /// Loads the component from the cache, or compiles and stores it. A cache
 /// entry that does not deserialize (truncated, other build) is replaced.
-pub fn load(engine: &Engine, bytes: &[u8], dir: Option<&Path>) -> anyhow::Result<(Component, Outcome)> {
+pub fn load(
+    engine: &Engine,
+    bytes: &[u8],
+    dir: Option<&Path>,
+) -> anyhow::Result<(Component, Outcome)> {
     let Some(dir) = dir else {
         return Ok((Component::new(engine, bytes)?, Outcome::Uncached));
     };
@@ -67,7 +75,10 @@ pub fn load(engine: &Engine, bytes: &[u8], dir: Option<&Path>) -> anyhow::Result
         // wasmtime still checks its header for engine compatibility.
         match unsafe { Component::deserialize_file(engine, &path) } {
             Ok(c) => return Ok((c, Outcome::Hit)),
-            Err(e) => eprintln!("wasiclaw: ignoring unusable cache entry {}: {e}", path.display()),
+            Err(e) => eprintln!(
+                "wasiclaw: ignoring unusable cache entry {}: {e}",
+                path.display()
+            ),
         }
     }
     let compiled = engine.precompile_component(bytes)?;
@@ -78,7 +89,10 @@ pub fn load(engine: &Engine, bytes: &[u8], dir: Option<&Path>) -> anyhow::Result
             Ok((c, Outcome::Stored))
         }
         Err(e) => {
-            eprintln!("wasiclaw: cannot write compile cache {}: {e}", path.display());
+            eprintln!(
+                "wasiclaw: cannot write compile cache {}: {e}",
+                path.display()
+            );
             // SAFETY: as above.
             let c = unsafe { Component::deserialize(engine, &compiled)? };
             Ok((c, Outcome::Uncached))

@@ -20,7 +20,13 @@ use crate::addr::restricted;
 use crate::metering::{now_rfc3339, Budget, Ledger, UsageMeter, UsageRecord};
 use crate::policy::{Endpoint, Policy, ProviderKind};
 
-type SendResult = Result<(Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>;
+type SendResult = Result<
+    (
+        Response<WasiBody>,
+        Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ),
+    Error,
+>;
 
 /// Per-store hook state: the shared policy plus the session being metered.
 pub struct HostHttp {
@@ -65,7 +71,13 @@ pub enum Decision<'a> {
 }
 
 /// Decides on `scheme://host:port`, resolving names with `resolve`.
-pub async fn decide<'a, F, Fut>(policy: &'a Policy, scheme: &str, host: &str, port: u16, resolve: F) -> Decision<'a>
+pub async fn decide<'a, F, Fut>(
+    policy: &'a Policy,
+    scheme: &str,
+    host: &str,
+    port: u16,
+    resolve: F,
+) -> Decision<'a>
 where
     F: FnOnce(String, u16) -> Fut,
     Fut: Future<Output = std::io::Result<Vec<SocketAddr>>>,
@@ -107,7 +119,9 @@ where
 }
 
 async fn lookup(host: String, port: u16) -> std::io::Result<Vec<SocketAddr>> {
-    Ok(tokio::net::lookup_host((host.as_str(), port)).await?.collect())
+    Ok(tokio::net::lookup_host((host.as_str(), port))
+        .await?
+        .collect())
 }
 
 fn deny(method: &http::Method, uri: &http::Uri, why: &str, code: Error) -> Error {
@@ -135,8 +149,17 @@ async fn send(
 
     let mut meter_for = None;
     match decide(&policy, &scheme, &host, port, lookup).await {
-        Decision::Denied(why) => return Err(deny(req.method(), &uri, &why, Error::HttpRequestDenied)),
-        Decision::Prohibited(why) => return Err(deny(req.method(), &uri, &why, Error::DestinationIpProhibited)),
+        Decision::Denied(why) => {
+            return Err(deny(req.method(), &uri, &why, Error::HttpRequestDenied))
+        }
+        Decision::Prohibited(why) => {
+            return Err(deny(
+                req.method(),
+                &uri,
+                &why,
+                Error::DestinationIpProhibited,
+            ))
+        }
         Decision::Allowed(pin) => {
             // Pin plain HTTP to the address that was checked, so a second DNS
             // answer cannot swap in an internal one. (TLS needs the name for
@@ -161,13 +184,18 @@ async fn send(
                     ProviderKind::Anthropic => ("x-api-key", key.clone()),
                 };
                 let mut value = HeaderValue::from_str(&value).map_err(|_| {
-                    Error::InternalError(Some("the configured API key is not a valid header value".into()))
+                    Error::InternalError(Some(
+                        "the configured API key is not a valid header value".into(),
+                    ))
                 })?;
                 value.set_sensitive(true);
                 headers.insert(name, value);
             }
             let path = uri.path();
-            if path.ends_with("/chat/completions") || path.ends_with("/messages") || path.ends_with("/embeddings") {
+            if path.ends_with("/chat/completions")
+                || path.ends_with("/messages")
+                || path.ends_with("/embeddings")
+            {
                 let budget = Budget {
                     session: policy.session_budget,
                     daily: policy.daily_budget,
@@ -215,7 +243,12 @@ async fn send(
 
 /// A provider-shaped error answer: status 403 is not retried by the agent,
 /// and both wire formats carry the reason in `error.message`.
-fn refusal(why: &str) -> (Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>) {
+fn refusal(
+    why: &str,
+) -> (
+    Response<WasiBody>,
+    Box<dyn Future<Output = Result<(), Error>> + Send>,
+) {
     let body = serde_json::json!({
         "type": "error",
         "error": {"type": "budget_exhausted", "message": format!("wasiclaw host: {why}")},
@@ -226,8 +259,10 @@ fn refusal(why: &str) -> (Response<WasiBody>, Box<dyn Future<Output = Result<(),
         .boxed_unsync();
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::FORBIDDEN;
-    resp.headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     (resp, Box::new(async { Ok(()) }))
 }
 
@@ -274,7 +309,10 @@ impl Body for GuardedBody {
     type Data = Bytes;
     type Error = Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
@@ -286,7 +324,9 @@ impl Body for GuardedBody {
                             this.limit
                         );
                         this.meter = None;
-                        return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(this.limit)))));
+                        return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(
+                            this.limit,
+                        )))));
                     }
                     if let Some((m, _)) = this.meter.as_mut() {
                         m.feed(data);
@@ -320,11 +360,22 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn policy(allow: &[&str]) -> Policy {
-        let env: BTreeMap<String, String> = [("OPENAI_BASE_URL".to_string(), "http://127.0.0.1:5000/v1".to_string())]
-            .into_iter()
+        let env: BTreeMap<String, String> = [(
+            "OPENAI_BASE_URL".to_string(),
+            "http://127.0.0.1:5000/v1".to_string(),
+        )]
+        .into_iter()
+        .collect();
+        let mut p = Policy::load(
+            &std::env::temp_dir().join("none"),
+            &Overrides::default(),
+            &env,
+        )
+        .unwrap();
+        p.allow_hosts = allow
+            .iter()
+            .map(|h| HostPattern::parse(h).unwrap())
             .collect();
-        let mut p = Policy::load(&std::env::temp_dir().join("none"), &Overrides::default(), &env).unwrap();
-        p.allow_hosts = allow.iter().map(|h| HostPattern::parse(h).unwrap()).collect();
         p
     }
 
@@ -333,27 +384,53 @@ mod tests {
     }
 
     fn run<F: Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     #[test]
     fn decisions() {
         let p = policy(&["*", "127.0.0.1:7000"]);
-        assert!(matches!(run(decide(&p, "http", "127.0.0.1", 5000, |_, _| to("1.1.1.1"))), Decision::Provider(_)));
-        assert!(matches!(run(decide(&p, "http", "127.0.0.1", 7000, |_, _| to("1.1.1.1"))), Decision::Allowed(None)));
-        assert!(matches!(run(decide(&p, "http", "169.254.169.254", 80, |_, _| to("1.1.1.1"))), Decision::Prohibited(_)));
+        assert!(matches!(
+            run(decide(&p, "http", "127.0.0.1", 5000, |_, _| to("1.1.1.1"))),
+            Decision::Provider(_)
+        ));
+        assert!(matches!(
+            run(decide(&p, "http", "127.0.0.1", 7000, |_, _| to("1.1.1.1"))),
+            Decision::Allowed(None)
+        ));
+        assert!(matches!(
+            run(decide(&p, "http", "169.254.169.254", 80, |_, _| to(
+                "1.1.1.1"
+            ))),
+            Decision::Prohibited(_)
+        ));
         // A public-looking name that resolves inside is refused.
-        match run(decide(&p, "http", "rebind.example", 80, |_, _| to("10.0.0.5"))) {
+        match run(decide(&p, "http", "rebind.example", 80, |_, _| {
+            to("10.0.0.5")
+        })) {
             Decision::Prohibited(why) => assert!(why.contains("10.0.0.5"), "{why}"),
             d => panic!("{d:?}"),
         }
-        match run(decide(&p, "http", "example.com", 80, |_, _| to("93.184.216.34"))) {
+        match run(decide(&p, "http", "example.com", 80, |_, _| {
+            to("93.184.216.34")
+        })) {
             Decision::Allowed(Some(a)) => assert_eq!(a.ip().to_string(), "93.184.216.34"),
             d => panic!("{d:?}"),
         }
         let p = policy(&[]);
-        assert!(matches!(run(decide(&p, "https", "example.com", 443, |_, _| to("93.184.216.34"))), Decision::Denied(_)));
+        assert!(matches!(
+            run(decide(&p, "https", "example.com", 443, |_, _| to(
+                "93.184.216.34"
+            ))),
+            Decision::Denied(_)
+        ));
         // Scheme and port are part of the endpoint's identity.
-        assert!(matches!(run(decide(&p, "https", "127.0.0.1", 5000, |_, _| to("1.1.1.1"))), Decision::Denied(_)));
+        assert!(matches!(
+            run(decide(&p, "https", "127.0.0.1", 5000, |_, _| to("1.1.1.1"))),
+            Decision::Denied(_)
+        ));
     }
 }

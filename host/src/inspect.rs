@@ -21,7 +21,12 @@ fn kind(item: &ComponentItem) -> &'static str {
     }
 }
 
-pub fn describe(engine: &Engine, component: &Component, module: &GuestModule, policy: &Policy) -> Value {
+pub fn describe(
+    engine: &Engine,
+    component: &Component,
+    module: &GuestModule,
+    policy: &Policy,
+) -> Value {
     let ty = component.component_type();
     let list = |items: Vec<(&str, ComponentItem)>| -> Vec<Value> {
         items

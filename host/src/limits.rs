@@ -46,7 +46,12 @@ impl Limiter {
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let r = self.inner.memory_growing(current, desired, maximum);
         if !matches!(r, Ok(true)) {
             self.hit.store(true, Ordering::SeqCst);
@@ -54,7 +59,12 @@ impl ResourceLimiter for Limiter {
         r
     }
 
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         self.inner.table_growing(current, desired, maximum)
     }
 
@@ -93,7 +103,12 @@ pub fn ticks(secs: u64) -> u64 {
 }
 
 /// Why a guest run ended abnormally, in words for the user.
-pub fn explain(err: &wasmtime::Error, memory_hit: bool, max_memory: u64, turn_secs: u64) -> Option<String> {
+pub fn explain(
+    err: &wasmtime::Error,
+    memory_hit: bool,
+    max_memory: u64,
+    turn_secs: u64,
+) -> Option<String> {
     if memory_hit {
         return Some(format!(
             "the guest exceeded the memory limit of {} MiB (host.memory_limit_mib / --memory-limit-mib)",

@@ -13,7 +13,11 @@ use wasiclaw_host::runtime::{self, GuestModule, Runner};
 use wasiclaw_host::{embedded, files};
 
 #[derive(Parser)]
-#[command(name = "wasiclaw", version, about = "Run the wasiclaw agent under a sandboxing wasmtime host")]
+#[command(
+    name = "wasiclaw",
+    version,
+    about = "Run the wasiclaw agent under a sandboxing wasmtime host"
+)]
 struct Cli {
     /// Guest component to run instead of the one embedded at build time.
     #[arg(long, global = true, value_name = "PATH")]
@@ -125,7 +129,10 @@ impl AgentOpts {
         opt("--session", &self.session);
         opt("--model", &self.model);
         opt("--provider", &self.provider);
-        opt("--max-iterations", &self.max_iterations.map(|n| n.to_string()));
+        opt(
+            "--max-iterations",
+            &self.max_iterations.map(|n| n.to_string()),
+        );
         if self.no_stream {
             a.push("--no-stream".into());
         }
@@ -183,7 +190,10 @@ fn main() -> ExitCode {
             cli.cache_dir.or_else(cache::default_dir)
         },
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("wasiclaw: error: cannot start the async runtime: {e}");
@@ -201,7 +211,11 @@ fn main() -> ExitCode {
 
 async fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
     match cmd {
-        Cmd::Run { host, agent, message } => {
+        Cmd::Run {
+            host,
+            agent,
+            message,
+        } => {
             let policy = host.policy()?;
             let engine = runtime::engine(false)?;
             let (component, _, _) = ctx.component(&engine, false)?;
@@ -215,11 +229,18 @@ async fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
             match &ctx.cache_dir {
                 Some(dir) => {
                     let path = cache::path_for(dir, &engine, &m.bytes);
-                    let what = if outcome == Outcome::Hit { "already cached" } else { "compiled" };
+                    let what = if outcome == Outcome::Hit {
+                        "already cached"
+                    } else {
+                        "compiled"
+                    };
                     print_line(&path.display().to_string());
                     eprintln!("wasiclaw: {} ({what})", m.origin);
                 }
-                None => eprintln!("wasiclaw: {} compiled (cache disabled, nothing stored)", m.origin),
+                None => eprintln!(
+                    "wasiclaw: {} compiled (cache disabled, nothing stored)",
+                    m.origin
+                ),
             }
             Ok(0)
         }

@@ -69,13 +69,16 @@ impl UsageMeter {
     fn event(&mut self, v: &Value) {
         let message = v.get("message");
         if self.model.is_none() {
-            let model = v.get("model").or_else(|| message.and_then(|m| m.get("model")));
+            let model = v
+                .get("model")
+                .or_else(|| message.and_then(|m| m.get("model")));
             self.model = model.and_then(Value::as_str).map(str::to_string);
         }
-        let usage = v
-            .get("usage")
-            .filter(|u| u.is_object())
-            .or_else(|| message.and_then(|m| m.get("usage")).filter(|u| u.is_object()));
+        let usage = v.get("usage").filter(|u| u.is_object()).or_else(|| {
+            message
+                .and_then(|m| m.get("usage"))
+                .filter(|u| u.is_object())
+        });
         let Some(u) = usage else {
             return;
         };
@@ -163,7 +166,10 @@ impl Ledger {
             if v.get("session").and_then(Value::as_str) == Some(session) {
                 s.session = s.session.saturating_add(tokens);
             }
-            if v.get("ts").and_then(Value::as_str).is_some_and(|t| t.starts_with(today)) {
+            if v.get("ts")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.starts_with(today))
+            {
                 s.today = s.today.saturating_add(tokens);
             }
         }
@@ -248,11 +254,15 @@ mod tests {
     #[test]
     fn openai_json_and_stream() {
         let mut m = UsageMeter::new("application/json");
-        let body = br#"{"model":"gpt-x","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5}}"#;
+        let body =
+            br#"{"model":"gpt-x","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5}}"#;
         m.feed(&body[..10]);
         m.feed(&body[10..]);
         m.finish();
-        assert_eq!((m.input, m.output, m.model.as_deref()), (12, 5, Some("gpt-x")));
+        assert_eq!(
+            (m.input, m.output, m.model.as_deref()),
+            (12, 5, Some("gpt-x"))
+        );
 
         let mut m = UsageMeter::new("text/event-stream; charset=utf-8");
         let sse = "data: {\"model\":\"g\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\n\
@@ -270,7 +280,10 @@ mod tests {
         m.feed(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude\",\"usage\":{\"input_tokens\":20,\"output_tokens\":1}}}\n\n");
         m.feed(b"event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":9}}\n\n");
         m.finish();
-        assert_eq!((m.input, m.output, m.model.as_deref()), (20, 9, Some("claude")));
+        assert_eq!(
+            (m.input, m.output, m.model.as_deref()),
+            (20, 9, Some("claude"))
+        );
     }
 
     #[test]
@@ -304,7 +317,13 @@ mod tests {
             .write_all(b"{torn")
             .unwrap();
         let s = l.spent("a", "2026-11-21");
-        assert_eq!(s, Spent { session: 30, today: 30 });
+        assert_eq!(
+            s,
+            Spent {
+                session: 30,
+                today: 30
+            }
+        );
         let b = Budget {
             session: Some(30),
             daily: None,

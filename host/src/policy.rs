@@ -211,7 +211,9 @@ impl Env for ProcessEnv {
 
 impl Env for BTreeMap<String, String> {
     fn get(&self, name: &str) -> Option<String> {
-        BTreeMap::get(self, name).cloned().filter(|v| !v.trim().is_empty())
+        BTreeMap::get(self, name)
+            .cloned()
+            .filter(|v| !v.trim().is_empty())
     }
 }
 
@@ -264,7 +266,11 @@ impl Policy {
             };
             guest_env.insert(name.to_string(), e.base.clone());
         }
-        for name in ["WASICLAW_PROVIDER", "WASICLAW_MODEL", "WASICLAW_EMBEDDING_MODEL"] {
+        for name in [
+            "WASICLAW_PROVIDER",
+            "WASICLAW_MODEL",
+            "WASICLAW_EMBEDDING_MODEL",
+        ] {
             if let Some(v) = env.get(name) {
                 guest_env.insert(name.to_string(), v);
             }
@@ -338,7 +344,11 @@ impl Policy {
     }
 }
 
-fn endpoint(kind: ProviderKind, base: String, key: Option<String>) -> Result<Endpoint, PolicyError> {
+fn endpoint(
+    kind: ProviderKind,
+    base: String,
+    key: Option<String>,
+) -> Result<Endpoint, PolicyError> {
     let (scheme, host, port) = split_url(&base)?;
     Ok(Endpoint {
         kind,
@@ -375,7 +385,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -404,9 +417,15 @@ mod tests {
             ("HOME", "/root"),
         ]);
         let p = Policy::load(&dir.join("no-such-ws"), &Overrides::default(), &e).unwrap();
-        assert_eq!(p.guest_env.get("OPENAI_BASE_URL").unwrap(), OPENAI_DEFAULT_BASE);
+        assert_eq!(
+            p.guest_env.get("OPENAI_BASE_URL").unwrap(),
+            OPENAI_DEFAULT_BASE
+        );
         assert_eq!(p.guest_env.get("WASICLAW_MODEL").unwrap(), "m");
-        assert!(p.guest_env.keys().all(|k| !k.ends_with("_API_KEY") && k != "HOME"));
+        assert!(p
+            .guest_env
+            .keys()
+            .all(|k| !k.ends_with("_API_KEY") && k != "HOME"));
         let shown = p.to_json().to_string();
         assert!(!shown.contains("sk-secret") && !shown.contains("sk-ant"));
         assert!(!format!("{p:?}").contains("sk-secret"));
@@ -425,7 +444,12 @@ mod tests {
             memory_limit_mib: Some(16),
             ..Default::default()
         };
-        let p = Policy::load(&dir, &ov, &env(&[("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")])).unwrap();
+        let p = Policy::load(
+            &dir,
+            &ov,
+            &env(&[("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")]),
+        )
+        .unwrap();
         assert_eq!(p.memory_limit_bytes, 16 << 20);
         assert_eq!(p.daily_budget, Some(5));
         assert_eq!(p.allow_hosts[0].host, "example.com");

@@ -54,9 +54,14 @@ pub struct GuestModule {
 
 impl GuestModule {
     /// `--module PATH` if given, else the build's embedded copy.
-    pub fn load(path: Option<&Path>, embedded: &'static [u8], name: &str) -> anyhow::Result<GuestModule> {
+    pub fn load(
+        path: Option<&Path>,
+        embedded: &'static [u8],
+        name: &str,
+    ) -> anyhow::Result<GuestModule> {
         if let Some(p) = path {
-            let bytes = std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read module {}: {e}", p.display()))?;
+            let bytes = std::fs::read(p)
+                .map_err(|e| anyhow::anyhow!("cannot read module {}: {e}", p.display()))?;
             return Ok(GuestModule {
                 bytes: Cow::Owned(bytes),
                 origin: p.display().to_string(),
@@ -104,7 +109,13 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
 
 /// A store for one guest run: workspace preopen, the guest env from the
 /// policy (nothing inherited), the given args, memory limit and deadline.
-pub fn store(engine: &Engine, policy: &Arc<Policy>, args: &[String], session: &str, stdin: bool) -> anyhow::Result<Store<HostState>> {
+pub fn store(
+    engine: &Engine,
+    policy: &Arc<Policy>,
+    args: &[String],
+    session: &str,
+    stdin: bool,
+) -> anyhow::Result<Store<HostState>> {
     let mut b = WasiCtxBuilder::new();
     b.inherit_stdout().inherit_stderr();
     if stdin {
@@ -154,10 +165,18 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(engine: Engine, component: &Component, policy: Arc<Policy>) -> anyhow::Result<Runner> {
+    pub fn new(
+        engine: Engine,
+        component: &Component,
+        policy: Arc<Policy>,
+    ) -> anyhow::Result<Runner> {
         let linker = linker(&engine)?;
         let pre = CommandPre::new(linker.instantiate_pre(component)?)?;
-        Ok(Runner { engine, pre, policy })
+        Ok(Runner {
+            engine,
+            pre,
+            policy,
+        })
     }
 
     /// Runs `wasi:cli/run` once; returns the guest's exit code, or an error
@@ -183,7 +202,8 @@ impl Runner {
                 if let Some(exit) = e.downcast_ref::<I32Exit>() {
                     return Ok(exit.0);
                 }
-                if let Some(why) = limits::explain(&e, hit.load(Ordering::SeqCst), max_memory, secs) {
+                if let Some(why) = limits::explain(&e, hit.load(Ordering::SeqCst), max_memory, secs)
+                {
                     anyhow::bail!(why);
                 }
                 Err(anyhow::anyhow!("the guest failed: {e:?}"))

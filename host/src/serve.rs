@@ -35,7 +35,11 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(engine: Engine, component: &Component, policy: Arc<Policy>) -> anyhow::Result<Arc<Server>> {
+    pub fn new(
+        engine: Engine,
+        component: &Component,
+        policy: Arc<Policy>,
+    ) -> anyhow::Result<Arc<Server>> {
         let linker = runtime::linker(&engine)?;
         let pre = ProxyPre::new(linker.instantiate_pre(component)?).map_err(|e| {
             anyhow::anyhow!("the module is not a wasi:http/proxy component (build dist/wasiclaw-http.wasm): {e}")
@@ -84,7 +88,10 @@ impl Server {
         let mut store = runtime::store(&self.engine, &self.policy, &[], &session, false)?;
         let hit = store.data().limiter.hit_flag();
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let req = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
+        let req = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, req)?;
         let out = store.data_mut().http().new_response_outparam(sender)?;
         let pre = self.pre.clone();
         let secs = self.policy.turn_timeout_secs;
@@ -94,7 +101,10 @@ impl Server {
             let _guard = guard;
             let call = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
-                proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, req, out)
+                    .await
             };
             match tokio::time::timeout(Duration::from_secs(secs), call).await {
                 Err(_) => Err(anyhow::anyhow!(limits::time_limit(secs))),
@@ -139,7 +149,12 @@ fn error_response(msg: &str) -> hyper::Response<HyperOutgoingBody> {
 }
 
 /// Accepts connections on `listen` until the process ends.
-pub async fn serve(engine: Engine, component: &Component, policy: Arc<Policy>, listen: &str) -> anyhow::Result<()> {
+pub async fn serve(
+    engine: Engine,
+    component: &Component,
+    policy: Arc<Policy>,
+    listen: &str,
+) -> anyhow::Result<()> {
     let server = Server::new(engine, component, policy)?;
     let listener = TcpListener::bind(listen)
         .await

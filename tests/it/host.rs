@@ -30,7 +30,14 @@ fn wasiclaw_bin() -> PathBuf {
             .to_path_buf();
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "wasiclaw-host", "--bin", "wasiclaw"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "wasiclaw-host",
+                "--bin",
+                "wasiclaw",
+            ])
             .env("CARGO_TARGET_DIR", &target)
             .current_dir(repo_root())
             .status()
@@ -136,7 +143,10 @@ fn streamed_turn_is_metered_too() {
     let server = MockServer::start(Script::new().text("streamed answer"));
     let out = wasiclaw(&ws, &server.openai_base(), "run", &["-m", "hi"]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(server.chat_requests()[0].stream(), "the agent streams by default");
+    assert!(
+        server.chat_requests()[0].stream(),
+        "the agent streams by default"
+    );
     let usage = usage_lines(&ws);
     assert_eq!(usage.len(), 1, "{usage:?}");
     assert!(usage[0]["output_tokens"].as_u64().unwrap_or(0) > 0);
@@ -147,19 +157,27 @@ fn write_then_read_a_file_in_the_workspace() {
     let ws = Workspace::new();
     let server = MockServer::start(
         Script::new()
-            .tool("write_file", json!({"path": "notes/a.txt", "content": "written through the host"}))
+            .tool(
+                "write_file",
+                json!({"path": "notes/a.txt", "content": "written through the host"}),
+            )
             .tool("read_file", json!({"path": "notes/a.txt"}))
             .text("done"),
     );
     let out = run(&ws, &server, &[], "write and read");
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.stdout.trim(), "done");
-    assert_eq!(ws.read("notes/a.txt").as_deref(), Some("written through the host"));
+    assert_eq!(
+        ws.read("notes/a.txt").as_deref(),
+        Some("written through the host")
+    );
     let chats = server.chat_requests();
     assert_eq!(chats.len(), 3);
     let results = chats[2].tool_results();
     assert!(
-        results.iter().any(|(_, c, _)| c.contains("written through the host")),
+        results
+            .iter()
+            .any(|(_, c, _)| c.contains("written through the host")),
         "{results:?}"
     );
     // The preopen is the workspace only: nothing was written beside it.
@@ -173,7 +191,10 @@ fn web_fetch_outside_the_allow_list_is_a_tool_error() {
     let server = MockServer::start(
         Script::new()
             .tool("web_fetch", json!({"url": format!("{}/page", other.url())}))
-            .tool("web_fetch", json!({"url": "http://169.254.169.254/latest/meta-data/"}))
+            .tool(
+                "web_fetch",
+                json!({"url": "http://169.254.169.254/latest/meta-data/"}),
+            )
             .text("could not fetch"),
     );
     let out = run(&ws, &server, &[], "fetch things");
@@ -184,7 +205,10 @@ fn web_fetch_outside_the_allow_list_is_a_tool_error() {
         let (_, content, _) = chat.tool_results().last().cloned().expect("tool result");
         assert!(content.contains("does not allow"), "request {i}: {content}");
     }
-    assert!(other.requests().is_empty(), "the refused host was contacted");
+    assert!(
+        other.requests().is_empty(),
+        "the refused host was contacted"
+    );
     assert!(out.stderr.contains("169.254.169.254"), "{out:?}");
 }
 
@@ -194,9 +218,15 @@ fn wildcard_still_refuses_internal_addresses_after_resolution() {
     let other = MockServer::start(Script::new());
     let server = MockServer::start(
         Script::new()
-            .tool("web_fetch", json!({"url": "http://169.254.169.254/latest/meta-data/"}))
+            .tool(
+                "web_fetch",
+                json!({"url": "http://169.254.169.254/latest/meta-data/"}),
+            )
             // `localhost` is a name: allowed by `*`, refused once it resolves to loopback.
-            .tool("web_fetch", json!({"url": format!("http://localhost:{}/x", other.port())}))
+            .tool(
+                "web_fetch",
+                json!({"url": format!("http://localhost:{}/x", other.port())}),
+            )
             .text("ok"),
     );
     let out = run(&ws, &server, &["--allow-host", "*"], "fetch");
@@ -229,7 +259,10 @@ fn the_guest_never_holds_the_key() {
         .iter()
         .filter_map(|e| e["name"].as_str())
         .collect();
-    assert!(names.iter().any(|n| n.starts_with("wasi:cli/run@0.2")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with("wasi:cli/run@0.2")),
+        "{names:?}"
+    );
 
     // An allowed non-provider host gets no credentials.
     let other = MockServer::start(Script::new());
@@ -246,7 +279,10 @@ fn the_guest_never_holds_the_key() {
     assert_eq!(fetched[0].path, "/page");
     assert_eq!(fetched[0].header("authorization"), None);
     assert_eq!(fetched[0].header("x-api-key"), None);
-    assert!(server.chat_requests().iter().all(|c| c.header("authorization").is_some()));
+    assert!(server
+        .chat_requests()
+        .iter()
+        .all(|c| c.header("authorization").is_some()));
 }
 
 #[test]
@@ -290,11 +326,25 @@ fn spent_budget_refuses_the_next_turn() {
     assert!(second.stderr.contains("budget"), "{second:?}");
     // Refused once, cleanly: not mistaken for a broken connection and retried.
     assert!(!second.stderr.contains("retrying"), "{second:?}");
-    assert_eq!(server.chat_requests().len(), 1, "the refused turn reached the provider");
+    assert_eq!(
+        server.chat_requests().len(),
+        1,
+        "the refused turn reached the provider"
+    );
     // Another session has its own budget; a daily budget covers them all.
-    let other = run(&ws, &server, &["--session-budget", "5", "--session", "other"], "three");
+    let other = run(
+        &ws,
+        &server,
+        &["--session-budget", "5", "--session", "other"],
+        "three",
+    );
     assert_eq!(other.code, Some(0), "{other:?}");
-    let daily = run(&ws, &server, &["--daily-budget", "5", "--session", "third"], "four");
+    let daily = run(
+        &ws,
+        &server,
+        &["--daily-budget", "5", "--session", "third"],
+        "four",
+    );
     assert_eq!(daily.code, Some(1), "{daily:?}");
     assert!(daily.stderr.contains("daily token budget"), "{daily:?}");
 }
@@ -325,10 +375,18 @@ fn second_start_uses_the_compile_cache() {
 }
 
 /// A raw HTTP/1.1 exchange (one request per connection); returns status and body.
-fn http_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to wasiclaw serve");
-    s.set_read_timeout(Some(Duration::from_secs(60))).expect("set timeout");
+    let mut s =
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to wasiclaw serve");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("set timeout");
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -340,7 +398,10 @@ fn http_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], b
     s.read_to_end(&mut raw).expect("read response");
     let text = String::from_utf8_lossy(&raw).into_owned();
     let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -357,7 +418,10 @@ impl Drop for Child {
 #[test]
 fn serve_answers_chat_completions_with_the_host_key() {
     let http_wasm = repo_root().join("dist/wasiclaw-http.wasm");
-    assert!(http_wasm.is_file(), "dist/wasiclaw-http.wasm missing: run scripts/build first");
+    assert!(
+        http_wasm.is_file(),
+        "dist/wasiclaw-http.wasm missing: run scripts/build first"
+    );
     let ws = Workspace::new();
     let server = MockServer::start(Script::new().text("served reply"));
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -369,7 +433,12 @@ fn serve_answers_chat_completions_with_the_host_key() {
         .arg(&http_wasm)
         .arg("--cache-dir")
         .arg(cache_dir())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--workspace"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--workspace",
+        ])
         .arg(ws.path())
         .env_clear()
         .env("OPENAI_API_KEY", HOST_KEY)
@@ -381,7 +450,10 @@ fn serve_answers_chat_completions_with_the_host_key() {
     let _child = Child(child);
     let start = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(60), "serve never listened");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "serve never listened"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let (status, _) = http_request(port, "GET", "/healthz", &[], "");
@@ -391,14 +463,20 @@ fn serve_answers_chat_completions_with_the_host_key() {
         port,
         "POST",
         "/v1/chat/completions",
-        &[("content-type", "application/json"), ("x-wasiclaw-session", "web")],
+        &[
+            ("content-type", "application/json"),
+            ("x-wasiclaw-session", "web"),
+        ],
         body,
     );
     assert_eq!(status, 200, "{reply}");
     assert!(reply.contains("served reply"), "{reply}");
     let chats = server.chat_requests();
     assert_eq!(chats.len(), 1);
-    assert_eq!(chats[0].header("authorization"), Some(format!("Bearer {HOST_KEY}").as_str()));
+    assert_eq!(
+        chats[0].header("authorization"),
+        Some(format!("Bearer {HOST_KEY}").as_str())
+    );
     let usage = usage_lines(&ws);
     assert_eq!(usage.len(), 1, "{usage:?}");
     assert_eq!(usage[0]["session"], "web");
