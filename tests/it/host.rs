@@ -28,7 +28,10 @@ fn wasiclaw_bin() -> PathBuf {
             .parent()
             .expect("target/tmp has a parent")
             .to_path_buf();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        // Cargo tells the compiler where it lives; the test process may not
+        // have it on PATH.
+        let cargo = std::env::var_os("CARGO")
+            .unwrap_or_else(|| option_env!("CARGO").unwrap_or("cargo").into());
         let status = Command::new(cargo)
             .args([
                 "build",
