@@ -15,7 +15,7 @@
 
 use crate::buf::Buf;
 use crate::heap::{self, key, Heap};
-use crate::{kernels, sqrt, Metric};
+use crate::{kernels, rsqrt, Metric};
 
 /// Highest level a node may get; P(level >= 16) is at most 2^-16 even at m = 2.
 pub(crate) const MAX_LEVEL: u32 = 16;
@@ -23,7 +23,8 @@ pub(crate) const MAX_LEVEL: u32 = 16;
 pub(crate) const DELETED: u32 = 0x100;
 /// Words per node record: id (low, high), level | [`DELETED`], offset of
 /// the upper-layer blocks, int8 scale, squared norm (the last two as f32
-/// bits, zero when the storage and metric do not need them).
+/// bits, zero when the storage and metric do not need them: cosine vectors
+/// are unit length).
 pub(crate) const META: usize = 6;
 pub(crate) const LEVEL: usize = 2;
 pub(crate) const UPPER: usize = 3;
@@ -155,9 +156,8 @@ pub(crate) fn i8s(v: &[u32], n: usize) -> &[i8] {
 }
 
 pub(crate) fn normalize(v: &mut [f32]) {
-    let n = kernels::dot(v, v);
-    if n > 0.0 {
-        let inv = 1.0 / sqrt(n);
+    let inv = rsqrt(kernels::dot(v, v));
+    if inv > 0.0 {
         v.iter_mut().for_each(|x| *x *= inv);
     }
 }
@@ -224,7 +224,7 @@ impl Graph {
     }
 
     /// Word `field` of the record of `node` (`node < len`, see [`sub`]).
-    #[inline]
+    #[inline(never)]
     pub fn meta(&self, node: u32, field: usize) -> u32 {
         sub(&self.meta, node as usize * META + field, 1)[0]
     }
@@ -327,18 +327,29 @@ impl Graph {
         }
     }
 
-    /// Exact distance from a search query `f` to `node`.
+    /// Exact distance from `q` to `node`.
     #[inline]
-    pub fn exact(&self, f: &[f32], node: u32) -> f32 {
-        let v = self.vector(node);
-        match self.metric {
-            Metric::Cosine => 1.0 - kernels::dot(f, v),
-            Metric::Dot => -kernels::dot(f, v),
-            Metric::L2 => kernels::l2(f, v),
-        }
+    pub fn exact(&self, q: &Query, node: u32) -> f32 {
+        let o = self.query_of(node);
+        self.score(q, &o, kernels::dot(q.f, o.f))
     }
 
-    /// Distance used for the graph walk: exact, or int8 when so stored.
+    /// Distance used for the graph walk: exact, or from the int8 copies.
+    #[inline]
+    pub fn dist(&self, q: &Query, node: u32) -> f32 {
+        if !self.int8 {
+            return self.exact(q, node);
+        }
+        let o = self.query_of(node);
+        let ip = kernels::dot_i8(q.q, o.q) as f32 * (q.scale * o.scale);
+        self.score(q, &o, ip)
+    }
+
+    /// The distance between `q` and `o` given their inner product.
+    ///
+    /// Squared L2 is `|q|² + |o|² - 2 q·o` from the stored norms (as FAISS
+    /// computes it), which needs one kernel fewer in the component; its
+    /// rounding error is about `1e-7 * |q|²`, far below neighbour gaps.
     ///
     /// Inner product is not a metric (a vector need not be its own nearest
     /// neighbour), which wrecks the neighbour heuristic. So between two
@@ -348,22 +359,13 @@ impl Graph {
     /// `|q|² + Φ² - 2 q·x`; ranking by `-q·x` is the same order, so
     /// queries keep the plain negated dot product.
     #[inline]
-    pub fn dist(&self, q: &Query, node: u32) -> f32 {
-        if !(self.int8 || q.node && self.metric == Metric::Dot) {
-            return self.exact(q.f, node);
-        }
-        let o = self.query_of(node);
-        let ip = if self.int8 {
-            kernels::dot_i8(q.q, o.q) as f32 * (q.scale * o.scale)
-        } else {
-            kernels::dot(q.f, o.f)
-        };
+    fn score(&self, q: &Query, o: &Query, ip: f32) -> f32 {
         match self.metric {
             Metric::Cosine => 1.0 - ip,
             Metric::L2 => q.norm + o.norm - 2.0 * ip,
             Metric::Dot if q.node => {
                 let t = (self.phi - q.norm).max(0.0) * (self.phi - o.norm).max(0.0);
-                2.0 * (self.phi - ip - sqrt(t))
+                2.0 * (self.phi - ip - t * rsqrt(t))
             }
             Metric::Dot => -ip,
         }
@@ -539,7 +541,7 @@ impl Graph {
         } else {
             0.0
         };
-        let n = if self.int8 || self.metric == Metric::Dot {
+        let n = if self.int8 || self.metric != Metric::Cosine {
             kernels::dot(v, v)
         } else {
             0.0

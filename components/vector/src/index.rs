@@ -96,7 +96,9 @@ impl Index {
                 got: v.len().min(u32::MAX as usize) as u32,
             });
         }
-        if v.iter().any(|x| !x.is_finite()) {
+        // `x * 0` is NaN exactly for infinities and NaNs, and NaN survives
+        // the sum: one cheap pass instead of a branch per component.
+        if v.iter().fold(0.0f32, |a, x| a + x * 0.0).is_nan() {
             return Err(Error::InvalidArgument("non-finite component"));
         }
         Ok(())
@@ -204,7 +206,7 @@ impl Index {
             s.res.drain_sorted(&mut s.sorted);
             for &c in &s.sorted {
                 let n = heap::node(c);
-                s.res.push(key(g.exact(f, n), n));
+                s.res.push(key(g.exact(&q, n), n));
             }
         }
         s.res.drain_sorted(&mut s.sorted);

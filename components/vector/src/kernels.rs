@@ -1,6 +1,7 @@
-//! Distance kernels: `f32` dot product, squared L2 and an `i8` dot product.
+//! Distance kernels: the `f32` and `i8` dot products every metric is built
+//! from (see `Graph::score`).
 //!
-//! The scalar and `simd128` versions sum in exactly the same order (sixteen
+//! The scalar and `simd128` versions sum in exactly the same order (eight
 //! lane accumulators, the same reduction tree, the same scalar tail), so a
 //! SIMD build, a scalar wasm build and a native build compute bit-identical
 //! distances, build identical graphs and write identical snapshots. That is
@@ -13,7 +14,7 @@
 //! that it runs on engines without SIMD.
 
 /// Lane accumulators shared by both implementations.
-const LANES: usize = 16;
+const LANES: usize = 8;
 
 /// `&v[..n]` without a panic path (callers pass `n <= v.len()`).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
@@ -33,22 +34,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     }
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
-        scalar_f32::<false>(head(a, n), head(b, n))
-    }
-}
-
-/// Squared Euclidean distance over the common prefix of `a` and `b`.
-#[inline(never)]
-pub fn l2(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    {
-        // SAFETY: both slices hold at least `n` elements.
-        unsafe { simd::l2(a.as_ptr(), b.as_ptr(), n) }
-    }
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    {
-        scalar_f32::<true>(head(a, n), head(b, n))
+        scalar_dot(head(a, n), head(b, n))
     }
 }
 
@@ -71,38 +57,29 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     }
 }
 
-/// Reduction tree shared with the SIMD code: four-lane vectors `v0..v3` are
-/// `acc[0..4]`, ..., `acc[12..16]`; they are added as `(v0 + v1) + (v2 + v3)`
-/// and the lanes as `(l0 + l1) + (l2 + l3)`.
+/// Reduction tree shared with the SIMD code: the four-lane vectors `v0, v1`
+/// are `acc[0..4]` and `acc[4..8]`; they are added lane-wise, then the lanes
+/// as `(l0 + l1) + (l2 + l3)`.
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
 fn reduce(a: &[f32; LANES]) -> f32 {
-    let t0 = (a[0] + a[4]) + (a[8] + a[12]);
-    let t1 = (a[1] + a[5]) + (a[9] + a[13]);
-    let t2 = (a[2] + a[6]) + (a[10] + a[14]);
-    let t3 = (a[3] + a[7]) + (a[11] + a[15]);
-    (t0 + t1) + (t2 + t3)
+    ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]))
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
-fn scalar_f32<const L2: bool>(a: &[f32], b: &[f32]) -> f32 {
+fn scalar_dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; LANES];
     let (ca, ta) = a.as_chunks::<LANES>();
     let (cb, tb) = b.as_chunks::<LANES>();
     for (x, y) in ca.iter().zip(cb) {
         for j in 0..LANES {
-            acc[j] += if L2 {
-                let d = x[j] - y[j];
-                d * d
-            } else {
-                x[j] * y[j]
-            };
+            acc[j] += x[j] * y[j];
         }
     }
     let mut s = reduce(&acc);
     for (x, y) in ta.iter().zip(tb) {
-        s += if L2 { (x - y) * (x - y) } else { x * y };
+        s += x * y;
     }
     s
 }
@@ -118,45 +95,29 @@ mod simd {
     }
 
     #[inline(always)]
-    fn reduce(v: [v128; 4]) -> f32 {
-        let t = f32x4_add(f32x4_add(v[0], v[1]), f32x4_add(v[2], v[3]));
+    fn reduce(v: [v128; 2]) -> f32 {
+        let t = f32x4_add(v[0], v[1]);
         (f32x4_extract_lane::<0>(t) + f32x4_extract_lane::<1>(t))
             + (f32x4_extract_lane::<2>(t) + f32x4_extract_lane::<3>(t))
     }
 
-    #[inline(always)]
-    unsafe fn run<const L2: bool>(a: *const f32, b: *const f32, n: usize) -> f32 {
-        let mut v = [f32x4_splat(0.0); 4];
+    pub unsafe fn dot(a: *const f32, b: *const f32, n: usize) -> f32 {
+        let mut v = [f32x4_splat(0.0); 2];
         let full = n / LANES * LANES;
         let mut i = 0;
         while i < full {
             for (k, acc) in v.iter_mut().enumerate() {
                 let (x, y) = (ld(a.add(i + 4 * k)), ld(b.add(i + 4 * k)));
-                let p = if L2 {
-                    let d = f32x4_sub(x, y);
-                    f32x4_mul(d, d)
-                } else {
-                    f32x4_mul(x, y)
-                };
-                *acc = f32x4_add(*acc, p);
+                *acc = f32x4_add(*acc, f32x4_mul(x, y));
             }
             i += LANES;
         }
         let mut s = reduce(v);
         while i < n {
-            let (x, y) = (*a.add(i), *b.add(i));
-            s += if L2 { (x - y) * (x - y) } else { x * y };
+            s += *a.add(i) * *b.add(i);
             i += 1;
         }
         s
-    }
-
-    pub unsafe fn dot(a: *const f32, b: *const f32, n: usize) -> f32 {
-        run::<false>(a, b, n)
-    }
-
-    pub unsafe fn l2(a: *const f32, b: *const f32, n: usize) -> f32 {
-        run::<true>(a, b, n)
     }
 
     /// Products of two values in -127..=127 fit in i16 and so does the sum of

@@ -108,18 +108,17 @@ impl core::fmt::Display for Error {
 
 impl core::error::Error for Error {}
 
-/// Square root without std (`f32::sqrt` is not in core and the wasm
-/// intrinsic is unstable): Newton's method in `f64` from a bit-trick guess,
-/// correctly rounded to `f32` for all practical inputs and, being plain
-/// arithmetic, bit-identical on every platform.
-pub(crate) fn sqrt(x: f32) -> f32 {
-    if x.is_nan() || x <= 0.0 || x == f32::INFINITY {
-        return if x > 0.0 { x } else { 0.0 };
+/// `1 / sqrt(x)` without std (`f32::sqrt` is not in core and the wasm
+/// intrinsic is unstable): the classic bit-level estimate refined by three
+/// Newton steps, accurate to a few ulp. Plain `f32` arithmetic, so every
+/// platform gets the same bits. Returns 0 for `x <= 0`.
+pub(crate) fn rsqrt(x: f32) -> f32 {
+    if x.is_nan() || x <= 0.0 {
+        return 0.0;
     }
-    let x = x as f64;
-    let mut y = f64::from_bits((x.to_bits() >> 1) + 0x1FF8_0000_0000_0000);
-    for _ in 0..5 {
-        y = 0.5 * (y + x / y);
+    let mut y = f32::from_bits(0x5f37_59df - (x.to_bits() >> 1));
+    for _ in 0..3 {
+        y *= 1.5 - 0.5 * x * y * y;
     }
-    y as f32
+    y
 }

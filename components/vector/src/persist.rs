@@ -51,9 +51,50 @@ fn words(rest: &mut &[[u8; 4]], n: usize) -> Buf<u32> {
     a.iter().map(|c| u32::from_le_bytes(*c)).collect()
 }
 
-fn corrupt(m: &'static str) -> Error {
-    Error::CorruptData(m)
-}
+/// Why `load` refused a snapshot: an index into [`WHY`]. Returning a
+/// small integer from each of the many checks and building the error once
+/// keeps the component smaller than constructing an `Error` at every site.
+type Why = u8;
+
+/// Messages for [`Why`]; the last two are `Capacity` errors.
+const WHY: [&str; 18] = [
+    "truncated",
+    "bad magic",
+    "unsupported version",
+    "checksum mismatch",
+    "bad metric",
+    "bad storage",
+    "bad parameters",
+    "trailing bytes",
+    "zero dimensions",
+    "level out of range",
+    "inconsistent graph",
+    "bad entry point",
+    "non-finite vector",
+    "duplicate id",
+    "neighbour list overflow",
+    "bad neighbour",
+    "counts exceed data",
+    "too many vectors",
+];
+const TRUNCATED: Why = 0;
+const BAD_MAGIC: Why = 1;
+const UNSUPPORTED_VERSION: Why = 2;
+const CHECKSUM_MISMATCH: Why = 3;
+const BAD_METRIC: Why = 4;
+const BAD_STORAGE: Why = 5;
+const BAD_PARAMETERS: Why = 6;
+const TRAILING_BYTES: Why = 7;
+const ZERO_DIMENSIONS: Why = 8;
+const LEVEL_OUT_OF_RANGE: Why = 9;
+const INCONSISTENT_GRAPH: Why = 10;
+const BAD_ENTRY_POINT: Why = 11;
+const NON_FINITE_VECTOR: Why = 12;
+const DUPLICATE_ID: Why = 13;
+const NEIGHBOUR_LIST_OVERFLOW: Why = 14;
+const BAD_NEIGHBOUR: Why = 15;
+const COUNTS_EXCEED_DATA: Why = 16;
+const TOO_MANY_VECTORS: Why = 17;
 
 impl Index {
     /// A versioned, checksummed snapshot; compacts first.
@@ -101,125 +142,136 @@ impl Index {
     /// never a panic, and nothing is allocated until the header's counts
     /// have been checked against the bytes actually present.
     pub fn load(bytes: &[u8]) -> Result<Index, Error> {
-        let (all, tail) = bytes.as_chunks::<4>();
-        let h = |i: usize| all.get(i).map_or(0, |c| u32::from_le_bytes(*c));
-        if !tail.is_empty() || all.len() < HEADER + 1 {
-            return Err(corrupt("truncated"));
-        }
-        if h(0) != u32::from_le_bytes(MAGIC) {
-            return Err(corrupt("bad magic"));
-        }
-        if h(1) != FORMAT_VERSION {
-            return Err(corrupt("unsupported version"));
-        }
-        let body = bytes.get(..bytes.len() - 4).unwrap_or(&[]);
-        if fnv1a(body) != h(all.len() - 1) {
-            return Err(corrupt("checksum mismatch"));
-        }
-        let dims = h(2) as usize;
-        let metric = match h(3) & 0xffff_00ff {
-            0 => Metric::Cosine,
-            1 => Metric::L2,
-            2 => Metric::Dot,
-            _ => return Err(corrupt("bad metric")),
-        };
-        let int8 = match h(3) >> 8 {
-            0 => false,
-            1 => true,
-            _ => return Err(corrupt("bad storage")),
-        };
-        let (m, efc) = (h(4) as usize, h(5) as usize);
-        if !(2..=64).contains(&m) || efc < m {
-            return Err(corrupt("bad parameters"));
-        }
-        let (n, entry, max_level) = (h(6) as usize, h(7), h(8));
-        let rng = h(9) as u64 | (h(10) as u64) << 32;
-        let slots = h(11) as u64;
-
-        // Account for every word before allocating anything (by division,
-        // so that no product of hostile counts can overflow).
-        let per_node = META as u64 + dims as u64 + 2 * m as u64 + 1;
-        let have = (all.len() - HEADER - 1) as u64;
-        if n as u64 > have / per_node {
-            return Err(Error::Capacity("counts exceed data"));
-        }
-        let rest_words = have - n as u64 * per_node;
-        if slots > rest_words {
-            return Err(Error::Capacity("counts exceed data"));
-        }
-        if slots < rest_words {
-            return Err(corrupt("trailing bytes"));
-        }
-        if n >= NONE as usize {
-            return Err(Error::Capacity("too many vectors"));
-        }
-        if n > 0 && dims == 0 {
-            return Err(corrupt("zero dimensions"));
-        }
-
-        let mut rest = all.get(HEADER..all.len() - 1).unwrap_or(&[]);
-        let mut g = Graph::new(dims, metric, int8, m, efc);
-        g.meta = words(&mut rest, META * n);
-        g.vecs = words(&mut rest, n * dims);
-        g.link0 = words(&mut rest, n * (2 * m + 1));
-        g.upper = words(&mut rest, slots as usize);
-        let mut level_sum = 0u64;
-        let mut top = 0;
-        for u in 0..n as u32 {
-            let l = g.meta(u, LEVEL);
-            if l > MAX_LEVEL {
-                return Err(corrupt("level out of range"));
+        load(bytes).map_err(|w| {
+            let m = WHY.get(w as usize).copied().unwrap_or("");
+            if w >= COUNTS_EXCEED_DATA {
+                Error::Capacity(m)
+            } else {
+                Error::CorruptData(m)
             }
-            *g.meta_mut(u, UPPER) = (level_sum * (m as u64 + 1)) as u32;
-            level_sum += l as u64;
-            top = top.max(l);
-        }
-        if level_sum * (m as u64 + 1) != slots {
-            return Err(corrupt("inconsistent graph"));
-        }
-        let entry_ok = if n == 0 {
-            entry == NONE && max_level == 0
-        } else {
-            (entry as usize) < n && g.level(entry) == top && max_level == top
-        };
-        if !entry_ok {
-            return Err(corrupt("bad entry point"));
-        }
-        (g.entry, g.max_level) = (entry, top);
-        if f32s(&g.vecs).iter().any(|x| !x.is_finite()) {
-            return Err(corrupt("non-finite vector"));
-        }
-        validate_links(&g)?;
-        let mut map = IdMap::default();
-        for node in 0..n as u32 {
-            // Derive the quantised copies exactly as `insert` did.
-            g.derive(node);
-            if map.get(g.id(node), &g.meta).is_some() {
-                return Err(corrupt("duplicate id"));
-            }
-            map.insert(node, &g.meta);
-        }
-        Ok(Index {
-            g,
-            map,
-            rng,
-            s: Scratch::default(),
         })
     }
 }
 
+fn load(bytes: &[u8]) -> Result<Index, Why> {
+    let (all, tail) = bytes.as_chunks::<4>();
+    let h = |i: usize| all.get(i).map_or(0, |c| u32::from_le_bytes(*c));
+    if !tail.is_empty() || all.len() < HEADER + 1 {
+        return Err(TRUNCATED);
+    }
+    if h(0) != u32::from_le_bytes(MAGIC) {
+        return Err(BAD_MAGIC);
+    }
+    if h(1) != FORMAT_VERSION {
+        return Err(UNSUPPORTED_VERSION);
+    }
+    let body = bytes.get(..bytes.len() - 4).unwrap_or(&[]);
+    if fnv1a(body) != h(all.len() - 1) {
+        return Err(CHECKSUM_MISMATCH);
+    }
+    let dims = h(2) as usize;
+    let metric = match h(3) & 0xffff_00ff {
+        0 => Metric::Cosine,
+        1 => Metric::L2,
+        2 => Metric::Dot,
+        _ => return Err(BAD_METRIC),
+    };
+    let int8 = match h(3) >> 8 {
+        0 => false,
+        1 => true,
+        _ => return Err(BAD_STORAGE),
+    };
+    let (m, efc) = (h(4) as usize, h(5) as usize);
+    if !(2..=64).contains(&m) || efc < m {
+        return Err(BAD_PARAMETERS);
+    }
+    let (n, entry, max_level) = (h(6) as usize, h(7), h(8));
+    let rng = h(9) as u64 | (h(10) as u64) << 32;
+    let slots = h(11) as u64;
+
+    // Account for every word before allocating anything (by division,
+    // so that no product of hostile counts can overflow).
+    let per_node = META as u64 + dims as u64 + 2 * m as u64 + 1;
+    let have = (all.len() - HEADER - 1) as u64;
+    if n as u64 > have / per_node {
+        return Err(COUNTS_EXCEED_DATA);
+    }
+    let rest_words = have - n as u64 * per_node;
+    if slots > rest_words {
+        return Err(COUNTS_EXCEED_DATA);
+    }
+    if slots < rest_words {
+        return Err(TRAILING_BYTES);
+    }
+    if n >= NONE as usize {
+        return Err(TOO_MANY_VECTORS);
+    }
+    if n > 0 && dims == 0 {
+        return Err(ZERO_DIMENSIONS);
+    }
+
+    let mut rest = all.get(HEADER..all.len() - 1).unwrap_or(&[]);
+    let mut g = Graph::new(dims, metric, int8, m, efc);
+    g.meta = words(&mut rest, META * n);
+    g.vecs = words(&mut rest, n * dims);
+    g.link0 = words(&mut rest, n * (2 * m + 1));
+    g.upper = words(&mut rest, slots as usize);
+    let mut level_sum = 0u64;
+    let mut top = 0;
+    for u in 0..n as u32 {
+        let l = g.meta(u, LEVEL);
+        if l > MAX_LEVEL {
+            return Err(LEVEL_OUT_OF_RANGE);
+        }
+        *g.meta_mut(u, UPPER) = (level_sum * (m as u64 + 1)) as u32;
+        level_sum += l as u64;
+        top = top.max(l);
+    }
+    if level_sum * (m as u64 + 1) != slots {
+        return Err(INCONSISTENT_GRAPH);
+    }
+    let entry_ok = if n == 0 {
+        entry == NONE && max_level == 0
+    } else {
+        (entry as usize) < n && g.level(entry) == top && max_level == top
+    };
+    if !entry_ok {
+        return Err(BAD_ENTRY_POINT);
+    }
+    (g.entry, g.max_level) = (entry, top);
+    if f32s(&g.vecs).iter().any(|x| !x.is_finite()) {
+        return Err(NON_FINITE_VECTOR);
+    }
+    validate_links(&g)?;
+    let mut map = IdMap::default();
+    for node in 0..n as u32 {
+        // Derive the quantised copies exactly as `insert` did.
+        g.derive(node);
+        if map.get(g.id(node), &g.meta).is_some() {
+            return Err(DUPLICATE_ID);
+        }
+        map.insert(node, &g.meta);
+    }
+    Ok(Index {
+        g,
+        map,
+        rng,
+        s: Scratch::default(),
+    })
+}
+
 /// Every list within its capacity; every link to another existing node that
 /// lives on that layer (so that following it can never leave the arrays).
-fn validate_links(g: &Graph) -> Result<(), Error> {
+fn validate_links(g: &Graph) -> Result<(), Why> {
     let n = g.len();
     for u in 0..n as u32 {
         for l in 0..g.level(u) + 1 {
             if g.count(u, l) as usize > g.cap(l) {
-                return Err(corrupt("neighbour list overflow"));
+                return Err(NEIGHBOUR_LIST_OVERFLOW);
             }
             for &x in g.neighbours(u, l) {
                 if x as usize >= n || x == u || g.level(x) < l {
-                    return Err(corrupt("bad neighbour"));
+                    return Err(BAD_NEIGHBOUR);
                 }
             }
         }
