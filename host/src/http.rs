@@ -68,6 +68,8 @@ pub enum Decision<'a> {
     /// Allowed by name but resolving to an internal address:
     /// `DestinationIpProhibited` for the guest.
     Prohibited(String),
+    /// The name did not resolve: a DNS error for the guest.
+    Unresolvable(String),
 }
 
 /// Decides on `scheme://host:port`, resolving names with `resolve`.
@@ -102,8 +104,10 @@ where
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => match resolve(host.to_string(), port).await {
             Ok(a) if !a.is_empty() => a,
-            Ok(_) => return Decision::Denied(format!("{host} did not resolve to any address")),
-            Err(e) => return Decision::Denied(format!("cannot resolve {host}: {e}")),
+            Ok(_) => {
+                return Decision::Unresolvable(format!("{host} did not resolve to any address"))
+            }
+            Err(e) => return Decision::Unresolvable(format!("cannot resolve {host}: {e}")),
         },
     };
     for a in &addrs {
@@ -159,6 +163,13 @@ async fn send(
                 &why,
                 Error::DestinationIpProhibited,
             ))
+        }
+        Decision::Unresolvable(why) => {
+            let code = Error::DnsError {
+                rcode: Some(why.clone()),
+                info_code: None,
+            };
+            return Err(deny(req.method(), &uri, &why, code));
         }
         Decision::Allowed(pin) => {
             // Pin plain HTTP to the address that was checked, so a second DNS
