@@ -88,21 +88,11 @@ impl<T: Copy> Buf<T> {
         }
     }
 
-    /// An empty buffer with room for exactly `n` elements, so that the
-    /// block can later be freed knowing only its length (the component's
-    /// post-return functions do that).
-    pub fn exact(n: usize) -> Self {
-        let mut b = Self::default();
-        if n > 0 {
-            let l = Self::layout(n);
-            // SAFETY: `l` has a non-zero size.
-            match NonNull::new(unsafe { alloc(l) }.cast()) {
-                Some(p) => b.ptr = p,
-                None => oom(l),
-            }
-            b.cap = n;
-        }
-        b
+    /// Room for `n` more elements; on an empty buffer with `n >= 4`, for
+    /// exactly `n`, so that the block can later be freed knowing only its
+    /// length (the component's post-return functions rely on that).
+    pub fn reserve(&mut self, n: usize) {
+        self.grow(n);
     }
 
     #[inline]

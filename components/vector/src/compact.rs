@@ -9,7 +9,7 @@
 //! the vectors is ever allocated.
 
 use crate::buf::Buf;
-use crate::graph::{Graph, Scratch, META, NONE, NORM, UPPER};
+use crate::graph::{Graph, Scratch, LINKS, META, NONE, NORM};
 use crate::heap::key;
 use crate::index::Index;
 
@@ -98,20 +98,19 @@ fn renumber(g: &mut Graph) {
         w += !g.is_deleted(r) as u32;
     }
 
-    // Upper blocks vary in size: slide them by hand, then the fixed records.
-    let mut up_w = 0;
+    // Link blocks vary in size: slide them by hand, then the fixed records.
+    let mut at = 0;
     for r in 0..n as u32 {
         if !g.is_deleted(r) {
-            let len = g.level(r) as usize * (g.m + 1);
-            let off = g.meta(r, UPPER) as usize;
-            move_within(&mut g.upper, off, len, up_w);
-            *g.meta_mut(r, UPPER) = up_w as u32;
-            up_w += len;
+            let len = g.link_words(g.level(r));
+            let off = g.meta(r, LINKS) as usize;
+            move_within(&mut g.links, off, len, at);
+            *g.meta_mut(r, LINKS) = at as u32;
+            at += len;
         }
     }
-    g.upper.truncate(up_w);
+    g.links.truncate(at);
     squeeze(&mut g.vecs, g.dims, &remap);
-    squeeze(&mut g.link0, 2 * g.m + 1, &remap);
     squeeze(&mut g.meta, META, &remap);
     let qw = g.qwords();
     squeeze(&mut g.q8, qw, &remap);
@@ -120,17 +119,21 @@ fn renumber(g: &mut Graph) {
     // index behave exactly like the same index saved and loaded.
     g.phi = (0..w).fold(0.0, |m, u| m.max(f32::from_bits(g.meta(u, NORM))));
 
-    let mut list = Buf::default();
     for u in 0..w {
         for l in 0..g.level(u) + 1 {
-            list.clear();
-            list.extend(
-                g.neighbours(u, l)
-                    .iter()
-                    .filter_map(|&x| remap.get(x as usize).copied())
-                    .filter(|&x| x != NONE),
-            );
-            g.set_neighbours(u, l, &list);
+            if let Some((c, rest)) = g.block(u, l).split_first_mut() {
+                // Renumber in place, dropping links to deleted nodes (repair
+                // left none on live lists; this keeps the invariant cheap).
+                let mut kept = 0;
+                for i in 0..(*c as usize).min(rest.len()) {
+                    let to = rest.get(i).and_then(|&x| remap.get(x as usize)).copied();
+                    if let (Some(to), Some(d)) = (to.filter(|&t| t != NONE), rest.get_mut(kept)) {
+                        *d = to;
+                        kept += 1;
+                    }
+                }
+                *c = kept as u32;
+            }
         }
     }
 

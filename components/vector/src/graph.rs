@@ -3,11 +3,12 @@
 //!
 //! Everything is a flat `Buf<u32>` indexed by node number: vectors (`dims`
 //! words of `f32` bits each, contiguous), int8 copies (packed four to a
-//! word), a [`META`]-word record per node, layer-0 neighbour lists (`2m + 1`
-//! slots each: a count, then the neighbours) and upper-layer lists (`m + 1`
-//! slots per level, at the record's upper offset). Flat arrays keep the walk
-//! cache-friendly and make a snapshot a sequence of word copies; one element
-//! type and five arrays keep the component's copy of the code small.
+//! word), a [`META`]-word record per node, and the links: per node, at the
+//! offset its record gives, a layer-0 block of `2m + 1` words (a count, then
+//! the neighbours) followed by one block of `m + 1` words per upper level.
+//! Flat arrays keep the walk cache-friendly and make a snapshot a sequence
+//! of word copies; one element type and four arrays keep the component's
+//! copy of the code small.
 //!
 //! Accessors use `get` with an empty fallback instead of indexing: the
 //! invariants (checked by `load`) make the fallback unreachable, and keeping
@@ -22,12 +23,12 @@ pub(crate) const MAX_LEVEL: u32 = 16;
 /// Set in the level word while a node is tombstoned.
 pub(crate) const DELETED: u32 = 0x100;
 /// Words per node record: id (low, high), level | [`DELETED`], offset of
-/// the upper-layer blocks, int8 scale, squared norm (the last two as f32
+/// the node's link blocks, int8 scale, squared norm (the last two as f32
 /// bits, zero when the storage and metric do not need them: cosine vectors
 /// are unit length).
 pub(crate) const META: usize = 6;
 pub(crate) const LEVEL: usize = 2;
-pub(crate) const UPPER: usize = 3;
+pub(crate) const LINKS: usize = 3;
 pub(crate) const SCALE: usize = 4;
 pub(crate) const NORM: usize = 5;
 /// `entry` of an empty graph; also keeps `node + 1` within `u32`.
@@ -47,8 +48,7 @@ pub(crate) struct Graph {
     /// Dot metric: the largest squared norm so far (Φ² below).
     pub phi: f32,
     pub n_deleted: usize,
-    pub link0: Buf<u32>,
-    pub upper: Buf<u32>,
+    pub links: Buf<u32>,
     pub entry: u32,
     pub max_level: u32,
 }
@@ -60,11 +60,10 @@ pub(crate) struct Scratch {
     epoch: u32,
     pub cand: Heap,
     pub res: Heap,
+    /// Candidates in descending distance order (closest last).
     pub sorted: Buf<u64>,
     pub sel: Buf<u32>,
     pub sel2: Buf<u32>,
-    pub qf: Buf<u32>,
-    pub q8: Buf<u32>,
 }
 
 impl Scratch {
@@ -166,7 +165,12 @@ pub(crate) fn normalize(v: &mut [f32]) {
 /// returns the scale.
 pub(crate) fn quantize(v: &[f32], out: &mut Buf<u32>) -> f32 {
     let max = v.iter().fold(0f32, |m, x| {
-        m.max(f32::from_bits(x.to_bits() & 0x7fff_ffff))
+        let a = f32::from_bits(x.to_bits() & 0x7fff_ffff);
+        if a > m {
+            a
+        } else {
+            m
+        }
     });
     let inv = if max > 0.0 { 127.0 / max } else { 0.0 };
     let start = out.len();
@@ -174,11 +178,12 @@ pub(crate) fn quantize(v: &[f32], out: &mut Buf<u32>) -> f32 {
     let words = out.get_mut(start..).unwrap_or(&mut []);
     // SAFETY: a byte view of words this function just appended.
     let bytes = unsafe {
-        core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<i8>(), 4 * words.len())
+        core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), 4 * words.len())
     };
     for (b, x) in bytes.iter_mut().zip(v) {
-        let y = x * inv;
-        *b = (if y < 0.0 { y - 0.5 } else { y + 0.5 }) as i8;
+        // Round half up on the offset range 1.5..=255.5, then flip back to
+        // two's complement: no sign branch.
+        *b = ((x * inv + 128.5) as u8) ^ 0x80;
     }
     max / 127.0
 }
@@ -197,8 +202,7 @@ impl Graph {
             meta: Buf::default(),
             phi: 0.0,
             n_deleted: 0,
-            link0: Buf::default(),
-            upper: Buf::default(),
+            links: Buf::default(),
             entry: NONE,
             max_level: 0,
         }
@@ -248,40 +252,42 @@ impl Graph {
         self.meta(node, 0) as u64 | (self.meta(node, 1) as u64) << 32
     }
 
-    /// The slot block of `node` at `level`: array, start, length.
+    /// Words of link blocks a node of `level` owns.
     #[inline]
-    fn block_at(&self, node: u32, level: u32) -> (bool, usize, usize) {
+    pub fn link_words(&self, level: u32) -> usize {
+        2 * self.m + 1 + level as usize * (self.m + 1)
+    }
+
+    /// The slot block of `node` at `level`: start and length in `links`.
+    #[inline]
+    fn block_at(&self, node: u32, level: u32) -> (usize, usize) {
+        let o = self.meta(node, LINKS) as usize;
         if level == 0 {
-            let s = 2 * self.m + 1;
-            (false, node as usize * s, s)
+            (o, 2 * self.m + 1)
         } else {
-            let s = self.m + 1;
-            let o = self.meta(node, UPPER) as usize;
-            (true, o + (level as usize - 1) * s, s)
+            (self.link_words(level - 1) + o, self.m + 1)
         }
     }
 
     /// The whole slot block (count, then `cap` slots) of `node` at `level`.
     #[inline]
-    fn block(&mut self, node: u32, level: u32) -> &mut [u32] {
-        let (up, o, s) = self.block_at(node, level);
-        sub_mut(if up { &mut self.upper } else { &mut self.link0 }, o, s)
+    pub fn block(&mut self, node: u32, level: u32) -> &mut [u32] {
+        let (o, s) = self.block_at(node, level);
+        sub_mut(&mut self.links, o, s)
     }
 
     /// The stored count of the list of `node` at `level`, unclamped (only
     /// `load` needs it, to validate it).
     pub fn count(&self, node: u32, level: u32) -> u32 {
-        let (up, o, _) = self.block_at(node, level);
-        sub(if up { &self.upper } else { &self.link0 }, o, 1)[0]
+        sub(&self.links, self.block_at(node, level).0, 1)[0]
     }
 
     /// The used part of the neighbour list of `node` at `level`.
     #[inline]
     pub fn neighbours(&self, node: u32, level: u32) -> &[u32] {
-        let (up, o, s) = self.block_at(node, level);
-        let arr = if up { &self.upper } else { &self.link0 };
-        let c = sub(arr, o, 1)[0] as usize;
-        sub(arr, o + 1, c.min(s - 1))
+        let (o, s) = self.block_at(node, level);
+        let c = sub(&self.links, o, 1)[0] as usize;
+        sub(&self.links, o + 1, c.min(s - 1))
     }
 
     pub fn set_neighbours(&mut self, node: u32, level: u32, list: &[u32]) {
@@ -444,9 +450,10 @@ impl Graph {
     /// closest-first and keep one only if it is closer to the base than to
     /// every neighbour kept so far, which spreads links across directions
     /// instead of piling them into one cluster.
+    /// `sorted` is in descending order (as [`Heap::drain`] leaves it).
     pub fn select(&self, sorted: &[u64], m: usize, out: &mut Buf<u32>) {
         out.clear();
-        for &k in sorted {
+        for &k in sorted.iter().rev() {
             if out.len() >= m {
                 break;
             }
@@ -460,7 +467,7 @@ impl Graph {
 
     /// Rebuilds the list of `node` at `level` from the candidates in `s.res`.
     pub fn relink(&mut self, node: u32, level: u32, s: &mut Scratch) {
-        s.res.drain_sorted(&mut s.sorted);
+        s.res.drain(&mut s.sorted);
         self.select(&s.sorted, self.cap(level), &mut s.sel2);
         let sel2 = core::mem::take(&mut s.sel2);
         self.set_neighbours(node, level, &sel2);
@@ -501,8 +508,8 @@ impl Graph {
             {
                 let q = self.query_of(node);
                 self.search_layer(&q, ep, self.efc, l, s);
-                s.res.drain_sorted(&mut s.sorted);
-                if let Some(&k) = s.sorted.first() {
+                s.res.drain(&mut s.sorted);
+                if let Some(&k) = s.sorted.last() {
                     ep = k;
                 }
                 self.select(&s.sorted, self.m, &mut s.sel);
@@ -523,12 +530,10 @@ impl Graph {
         if self.metric == Metric::Cosine {
             normalize(f32s_mut(self.vecs.get_mut(start..).unwrap_or(&mut [])));
         }
-        let up = self.upper.len() as u32;
+        let at = self.links.len();
         self.meta
-            .extend_from_slice(&[id as u32, (id >> 32) as u32, level, up, 0, 0]);
-        self.link0.resize(self.link0.len() + 2 * self.m + 1, 0);
-        self.upper
-            .resize(self.upper.len() + level as usize * (self.m + 1), 0);
+            .extend_from_slice(&[id as u32, (id >> 32) as u32, level, at as u32, 0, 0]);
+        self.links.resize(at + self.link_words(level), 0);
         self.derive(self.len() as u32 - 1);
     }
 

@@ -98,16 +98,11 @@ impl Heap {
         }
     }
 
-    /// Empties the heap into `out` in ascending key order.
-    pub fn drain_sorted(&mut self, out: &mut Buf<u64>) {
-        let mut i = self.len();
+    /// Empties the heap into `out`, farthest first (so the closest is last).
+    pub fn drain(&mut self, out: &mut Buf<u64>) {
         out.clear();
-        out.resize(i, 0);
         while let Some(k) = self.pop() {
-            i = i.wrapping_sub(1);
-            if let Some(slot) = out.get_mut(i) {
-                *slot = k;
-            }
+            out.push(k);
         }
     }
 }

@@ -35,37 +35,40 @@ fn id_of(slot: u32, ids: &[u32]) -> u64 {
 
 impl IdMap {
     #[inline]
-    fn home(&self, id: u64) -> usize {
-        // Fibonacci hashing; the high bits are the well-mixed ones.
-        ((id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize) & self.mask()
-    }
-
-    #[inline]
     fn mask(&self) -> usize {
         self.slots.len().wrapping_sub(1)
     }
 
-    /// The slot holding `id`, if any.
-    fn find(&self, id: u64, ids: &[u32]) -> Option<usize> {
-        let mut i = self.home(id);
+    /// The slot holding `id` (true), or the empty slot where it would go.
+    fn probe(&self, id: u64, ids: &[u32]) -> (usize, bool) {
+        // Fibonacci hashing; the high bits are the well-mixed ones.
+        let mut i = ((id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize) & self.mask();
         loop {
-            let s = *self.slots.get(i)?;
-            if s == 0 {
-                return None;
+            match self.slots.get(i) {
+                None | Some(0) => return (i, false),
+                Some(&s) if s != GONE && id_of(s, ids) == id => return (i, true),
+                _ => i = (i + 1) & self.mask(),
             }
-            if s != GONE && id_of(s, ids) == id {
-                return Some(i);
-            }
-            i = (i + 1) & self.mask();
+        }
+    }
+
+    /// Puts `slot` (a node + 1) where a probe for its id ends.
+    fn place(&mut self, slot: u32, ids: &[u32]) {
+        let (i, _) = self.probe(id_of(slot, ids), ids);
+        if let Some(s) = self.slots.get_mut(i) {
+            *s = slot;
+            self.used += 1;
         }
     }
 
     pub fn get(&self, id: u64, ids: &[u32]) -> Option<u32> {
-        let i = self.find(id, ids)?;
-        self.slots.get(i).map(|s| s - 1)
+        match self.probe(id, ids) {
+            (i, true) => self.slots.get(i).map(|s| s - 1),
+            _ => None,
+        }
     }
 
-    /// Inserts `node` (whose id is `ids[node]`); the caller has checked that
+    /// Inserts `node` (whose id is in `ids`); the caller has checked that
     /// the id is absent.
     pub fn insert(&mut self, node: u32, ids: &[u32]) {
         if (self.used + 1) * 2 > self.slots.len() {
@@ -87,22 +90,11 @@ impl IdMap {
         self.place(node + 1, ids);
     }
 
-    fn place(&mut self, slot: u32, ids: &[u32]) {
-        let mut i = self.home(id_of(slot, ids));
-        let mask = self.mask();
-        while let Some(s) = self.slots.get_mut(i) {
-            if *s == 0 {
-                *s = slot;
-                self.used += 1;
-                return;
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
     /// Removes `id`, returning its node.
     pub fn remove(&mut self, id: u64, ids: &[u32]) -> Option<u32> {
-        let i = self.find(id, ids)?;
+        let (i, true) = self.probe(id, ids) else {
+            return None;
+        };
         let s = self.slots.get_mut(i)?;
         let node = *s - 1;
         *s = GONE;

@@ -1,9 +1,10 @@
 //! The public index: argument checks, id bookkeeping, deletes and search on
 //! top of [`crate::graph`].
 
+use crate::buf::Buf;
 use crate::graph::{
     f32s, f32s_mut, i8s, normalize, quantize, Graph, Query, Scratch, DELETED, LEVEL, MAX_LEVEL,
-    NONE,
+    META, NONE,
 };
 use crate::heap::{self, key};
 use crate::idmap::IdMap;
@@ -30,6 +31,13 @@ pub(crate) fn fits(nodes: usize, per_node: usize) -> bool {
     nodes
         .checked_mul(per_node)
         .is_some_and(|b| b <= isize::MAX as usize)
+}
+
+/// `x * 0` is NaN exactly for infinities and NaNs, and NaN survives the sum:
+/// one cheap pass instead of a branch per component.
+#[inline(never)]
+pub(crate) fn all_finite(v: &[f32]) -> bool {
+    !v.iter().fold(0.0f32, |a, x| a + x * 0.0).is_nan()
 }
 
 impl Index {
@@ -96,9 +104,7 @@ impl Index {
                 got: v.len().min(u32::MAX as usize) as u32,
             });
         }
-        // `x * 0` is NaN exactly for infinities and NaNs, and NaN survives
-        // the sum: one cheap pass instead of a branch per component.
-        if v.iter().fold(0.0f32, |a, x| a + x * 0.0).is_nan() {
+        if !all_finite(v) {
             return Err(Error::InvalidArgument("non-finite component"));
         }
         Ok(())
@@ -123,12 +129,11 @@ impl Index {
         }
         let g = &self.g;
         let n = g.len() + 1;
-        let up = g.upper.len() + MAX_LEVEL as usize * (g.m + 1);
+        // Every array must stay addressable: vector and record per node;
+        // links in total (their offsets are u32).
         if n >= NONE as usize
-            || !fits(n, 4 * g.dims)
-            || !fits(n, 4 * (2 * g.m + 1))
-            || !fits(up, 4)
-            || up > u32::MAX as usize
+            || !fits(n, 4 * (g.dims + META))
+            || g.links.len() > (u32::MAX / 4) as usize
         {
             return Err(Error::Capacity("too many vectors"));
         }
@@ -180,15 +185,12 @@ impl Index {
         if g.entry == NONE || g.len() == g.n_deleted {
             return Ok(());
         }
-        let mut qf = core::mem::take(&mut s.qf);
-        let mut q8 = core::mem::take(&mut s.q8);
-        qf.clear();
-        qf.extend(query.iter().map(|x| x.to_bits()));
+        let mut qf: Buf<u32> = query.iter().map(|x| x.to_bits()).collect();
+        let mut q8 = Buf::default();
         let f = f32s_mut(&mut qf);
         if g.metric == Metric::Cosine {
             normalize(f);
         }
-        q8.clear();
         let scale = if g.int8 { quantize(f, &mut q8) } else { 0.0 };
         let f = f32s(&qf);
         let q = Query {
@@ -203,18 +205,16 @@ impl Index {
         if g.int8 {
             // Rescore the walk's candidates exactly; only the order of these
             // `ef` nodes depended on the quantised distances.
-            s.res.drain_sorted(&mut s.sorted);
+            s.res.drain(&mut s.sorted);
             for &c in &s.sorted {
                 let n = heap::node(c);
                 s.res.push(key(g.exact(&q, n), n));
             }
         }
-        s.res.drain_sorted(&mut s.sorted);
-        for &c in s.sorted.iter().take(k as usize) {
+        s.res.drain(&mut s.sorted);
+        for &c in s.sorted.iter().rev().take(k as usize) {
             out(g.id(heap::node(c)), heap::dist(c));
         }
-        s.qf = qf;
-        s.q8 = q8;
         Ok(())
     }
 }

@@ -3,13 +3,14 @@
 //! ```text
 //! header (12 words)   magic "WCVI", version = 1, dims, metric | storage << 8,
 //!                     m, ef-construction, count n, entry node (u32::MAX if
-//!                     n = 0), max level, rng state (low, high), upper slots
-//! node records        n x 6 words: id (low, high), level, upper offset,
+//!                     n = 0), max level, rng state (low, high), link words
+//! node records        n x 6 words: id (low, high), level, links offset,
 //!                     int8 scale, squared norm (the last three derived:
 //!                     `load` recomputes them rather than trusting them)
 //! vectors             n x dims words of f32 bits
-//! layer-0 blocks      n x (2m + 1) words: count, then the neighbours
-//! upper blocks        `upper slots` words, (m + 1) per level above 0
+//! links               per node in order: a layer-0 block of 2m + 1 words
+//!                     (count, then the neighbours), then m + 1 words per
+//!                     level above 0
 //! checksum            FNV-1a 32 of every byte before it
 //! ```
 //!
@@ -21,9 +22,9 @@
 //! so a snapshot holds no tombstones.
 
 use crate::buf::Buf;
-use crate::graph::{f32s, Graph, Scratch, LEVEL, MAX_LEVEL, META, NONE, UPPER};
+use crate::graph::{f32s, Graph, Scratch, LEVEL, LINKS, MAX_LEVEL, META, NONE};
 use crate::idmap::IdMap;
-use crate::index::Index;
+use crate::index::{all_finite, Index};
 use crate::{Error, Metric};
 
 pub const MAGIC: [u8; 4] = *b"WCVI";
@@ -110,9 +111,8 @@ impl Index {
         self.compact();
         let g = &self.g;
         let n = g.len();
-        let mut out = Buf::exact(
-            4 * (HEADER + g.meta.len() + g.vecs.len() + g.link0.len() + g.upper.len() + 1),
-        );
+        let mut out = Buf::default();
+        out.reserve(4 * (HEADER + g.meta.len() + g.vecs.len() + g.links.len() + 1));
         put(
             &mut out,
             &[
@@ -127,10 +127,10 @@ impl Index {
                 g.max_level,
                 self.rng as u32,
                 (self.rng >> 32) as u32,
-                g.upper.len() as u32,
+                g.links.len() as u32,
             ],
         );
-        for a in [&g.meta, &g.vecs, &g.link0, &g.upper] {
+        for a in [&g.meta, &g.vecs, &g.links] {
             put(&mut out, a);
         }
         let sum = fnv1a(&out);
@@ -191,7 +191,7 @@ fn load(bytes: &[u8]) -> Result<Index, Why> {
 
     // Account for every word before allocating anything (by division,
     // so that no product of hostile counts can overflow).
-    let per_node = META as u64 + dims as u64 + 2 * m as u64 + 1;
+    let per_node = META as u64 + dims as u64;
     let have = (all.len() - HEADER - 1) as u64;
     if n as u64 > have / per_node {
         return Err(COUNTS_EXCEED_DATA);
@@ -214,20 +214,21 @@ fn load(bytes: &[u8]) -> Result<Index, Why> {
     let mut g = Graph::new(dims, metric, int8, m, efc);
     g.meta = words(&mut rest, META * n);
     g.vecs = words(&mut rest, n * dims);
-    g.link0 = words(&mut rest, n * (2 * m + 1));
-    g.upper = words(&mut rest, slots as usize);
-    let mut level_sum = 0u64;
+    g.links = words(&mut rest, slots as usize);
+    let mut at = 0u64;
     let mut top = 0;
     for u in 0..n as u32 {
         let l = g.meta(u, LEVEL);
         if l > MAX_LEVEL {
             return Err(LEVEL_OUT_OF_RANGE);
         }
-        *g.meta_mut(u, UPPER) = (level_sum * (m as u64 + 1)) as u32;
-        level_sum += l as u64;
+        // Should `at` outgrow u32 it can no longer equal the header's u32
+        // word count below, and the snapshot is rejected.
+        *g.meta_mut(u, LINKS) = at as u32;
+        at += g.link_words(l) as u64;
         top = top.max(l);
     }
-    if level_sum * (m as u64 + 1) != slots {
+    if at != slots {
         return Err(INCONSISTENT_GRAPH);
     }
     let entry_ok = if n == 0 {
@@ -239,7 +240,7 @@ fn load(bytes: &[u8]) -> Result<Index, Why> {
         return Err(BAD_ENTRY_POINT);
     }
     (g.entry, g.max_level) = (entry, top);
-    if f32s(&g.vecs).iter().any(|x| !x.is_finite()) {
+    if !all_finite(f32s(&g.vecs)) {
         return Err(NON_FINITE_VECTOR);
     }
     validate_links(&g)?;

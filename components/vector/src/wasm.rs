@@ -77,28 +77,21 @@ unsafe fn put<T>(off: usize, v: T) -> *mut u8 {
     p
 }
 
-/// Lowers `err(e)` of a `result<_, error>`.
+/// Lowers `err(e)` of a `result<_, error>`: the case tag at 8 and its
+/// payload (two u32, a u64, or a string's pointer and length) as one u64
+/// at 16.
 unsafe fn put_err(e: Error) -> *mut u8 {
+    let s = |tag: u8, m: &'static str| (tag, m.as_ptr() as u64 | (m.len() as u64) << 32);
+    let (tag, payload) = match e {
+        Error::DimensionMismatch { expected, got } => (0, expected as u64 | (got as u64) << 32),
+        Error::DuplicateId(id) => (1, id),
+        // Static text: nothing for post-return to free.
+        Error::CorruptData(m) => s(2, m),
+        Error::Capacity(m) => s(3, m),
+        Error::InvalidArgument(m) => s(4, m),
+    };
     unsafe {
-        let (tag, msg) = match e {
-            Error::DimensionMismatch { expected, got } => {
-                put(16, expected);
-                put(20, got);
-                (0u8, "")
-            }
-            Error::DuplicateId(id) => {
-                put(16, id);
-                (1, "")
-            }
-            Error::CorruptData(m) => (2, m),
-            Error::Capacity(m) => (3, m),
-            Error::InvalidArgument(m) => (4, m),
-        };
-        if tag >= 2 {
-            // Static text: nothing for post-return to free.
-            put(16, msg.as_ptr());
-            put(20, msg.len());
-        }
+        put(16, payload);
         put(8, tag);
         put(0, 1u8)
     }

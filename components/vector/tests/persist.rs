@@ -26,12 +26,13 @@ fn small_index() -> Index {
 }
 
 /// Word offsets of the sections of a snapshot of `n` nodes; node records are
-/// 6 words: id low, id high, level, upper offset, scale, norm.
+/// 6 words: id low, id high, level, links offset, scale, norm. `link0` is
+/// where node 0's layer-0 block (count, then 2m slots) starts.
 struct Layout {
     n: usize,
+    m: usize,
     meta: usize,
     link0: usize,
-    upper: usize,
 }
 
 fn layout(b: &[u8]) -> Layout {
@@ -42,12 +43,7 @@ fn layout(b: &[u8]) -> Layout {
     );
     let meta = 12;
     let link0 = meta + 6 * n + n * dims;
-    Layout {
-        n,
-        meta,
-        link0,
-        upper: link0 + n * (2 * m + 1),
-    }
+    Layout { n, m, meta, link0 }
 }
 
 #[test]
@@ -188,7 +184,10 @@ fn hostile_graphs_are_corrupt_data() {
         "bad neighbour",
     );
     bad(&|b, l| set_word(b, l.link0 + 1, 0), "bad neighbour");
-    bad(&|b, l| set_word(b, l.link0, 33), "neighbour list overflow");
+    bad(
+        &|b, l| set_word(b, l.link0, 2 * l.m as u32 + 1),
+        "neighbour list overflow",
+    );
     bad(
         &|b, l| {
             let first = word(b, l.meta);
@@ -208,10 +207,18 @@ fn upper_layer_link_to_a_lower_node_is_rejected() {
     let l = layout(&b);
     let levels: Vec<u32> = (0..l.n).map(|i| word(&b, l.meta + 6 * i + 2)).collect();
     let low = levels.iter().position(|&x| x == 0).unwrap() as u32;
-    assert!(l.upper < b.len() / 4 - 1, "test index needs an upper layer");
-    // The first upper block belongs to the first node with level >= 1.
-    set_word(&mut b, l.upper, 1);
-    set_word(&mut b, l.upper + 1, low);
+    let high = levels
+        .iter()
+        .position(|&x| x >= 1)
+        .expect("test index needs an upper layer");
+    // Link blocks are laid out node after node.
+    let start: usize = levels[..high]
+        .iter()
+        .map(|&x| 2 * l.m + 1 + x as usize * (l.m + 1))
+        .sum();
+    let layer1 = l.link0 + start + 2 * l.m + 1;
+    set_word(&mut b, layer1, 1);
+    set_word(&mut b, layer1 + 1, low);
     reseal(&mut b);
     assert_eq!(
         Index::load(&b).err(),
