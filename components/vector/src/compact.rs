@@ -52,37 +52,33 @@ impl Index {
 fn repair(g: &mut Graph, s: &mut Scratch) {
     let n = g.len();
     for u in 0..n as u32 {
-        if g.is_deleted(u) {
-            continue;
-        }
         for l in 0..g.level(u) + 1 {
-            if !g.neighbours(u, l).iter().any(|&x| g.is_deleted(x)) {
+            if g.is_deleted(u) || !g.neighbours(u, l).iter().any(|&x| g.is_deleted(x)) {
                 continue;
             }
+            // Breadth first from `u` through deleted nodes: their neighbours
+            // are queued while they are one or two hops away (`s.sel` is the
+            // queue; the second hop ends where the queue stood when the first
+            // was done).
             s.begin(n);
             s.seen(u);
+            s.sel.clear();
+            s.sel.extend_from_slice(g.neighbours(u, l));
+            let (first, mut second) = (s.sel.len(), usize::MAX);
+            let mut i = 0;
             let q = g.query_of(u);
-            let add = |z: u32, s: &mut Scratch| {
-                if !g.is_deleted(z) && !s.seen(z) {
-                    s.res.push(key(g.dist(&q, z), z));
+            while let Some(&z) = s.sel.get(i) {
+                if i == first {
+                    second = s.sel.len();
                 }
-            };
-            for &x in g.neighbours(u, l) {
-                let xs = [x];
-                for &y in if g.is_deleted(x) {
-                    g.neighbours(x, l)
-                } else {
-                    &xs
-                } {
-                    let ys = [y];
-                    for &z in if g.is_deleted(y) {
-                        g.neighbours(y, l)
-                    } else {
-                        &ys
-                    } {
-                        add(z, s);
+                if !s.seen(z) {
+                    if !g.is_deleted(z) {
+                        s.res.push(key(g.dist(&q, z), z));
+                    } else if i < second {
+                        s.sel.extend_from_slice(g.neighbours(z, l));
                     }
                 }
+                i += 1;
             }
             g.relink(u, l, s);
         }
@@ -91,22 +87,23 @@ fn repair(g: &mut Graph, s: &mut Scratch) {
 
 fn renumber(g: &mut Graph) {
     let n = g.len();
+    // New numbers; link blocks vary in size, so they slide here, the
+    // fixed-size records after. Φ² only bounds live vectors now:
+    // recomputing it makes a compacted index behave exactly like the same
+    // index saved and loaded.
     let mut remap = Buf::default();
-    let mut w = 0u32;
+    let (mut w, mut at) = (0u32, 0);
+    g.phi = 0.0;
     for r in 0..n as u32 {
         remap.push(if g.is_deleted(r) { NONE } else { w });
-        w += !g.is_deleted(r) as u32;
-    }
-
-    // Link blocks vary in size: slide them by hand, then the fixed records.
-    let mut at = 0;
-    for r in 0..n as u32 {
         if !g.is_deleted(r) {
             let len = g.link_words(g.level(r));
             let off = g.meta(r, LINKS) as usize;
             move_within(&mut g.links, off, len, at);
             *g.meta_mut(r, LINKS) = at as u32;
             at += len;
+            w += 1;
+            g.phi = g.phi.max(f32::from_bits(g.meta(r, NORM)));
         }
     }
     g.links.truncate(at);
@@ -115,9 +112,6 @@ fn renumber(g: &mut Graph) {
     let qw = g.qwords();
     squeeze(&mut g.q8, qw, &remap);
     g.n_deleted = 0;
-    // Φ² only bounds live vectors now; recomputing it makes a compacted
-    // index behave exactly like the same index saved and loaded.
-    g.phi = (0..w).fold(0.0, |m, u| m.max(f32::from_bits(g.meta(u, NORM))));
 
     for u in 0..w {
         for l in 0..g.level(u) + 1 {

@@ -57,42 +57,43 @@ fn words(rest: &mut &[[u8; 4]], n: usize) -> Buf<u32> {
 /// keeps the component smaller than constructing an `Error` at every site.
 type Why = u8;
 
-/// Messages for [`Why`]; the last two are `Capacity` errors.
-const WHY: [&str; 18] = [
-    "truncated",
-    "bad magic",
-    "unsupported version",
-    "checksum mismatch",
-    "bad metric",
-    "bad storage",
-    "bad parameters",
-    "trailing bytes",
-    "zero dimensions",
-    "level out of range",
-    "inconsistent graph",
-    "bad entry point",
-    "non-finite vector",
-    "duplicate id",
-    "neighbour list overflow",
-    "bad neighbour",
-    "counts exceed data",
-    "too many vectors",
-];
+/// Messages for [`Why`], in order, `|`-separated (one string costs the
+/// component less than a table of them); the last two are `Capacity`.
+const WHY: &str = "truncated|bad magic|bad version|bad checksum|bad metric|bad storage|\
+bad parameters|trailing bytes|zero dimensions|bad level|bad link count|bad entry point|\
+non-finite vector|duplicate id|list overflow|bad neighbour|counts exceed data|too many vectors";
+
+/// The `w`-th message of [`WHY`].
+fn why(w: Why) -> &'static str {
+    let b = WHY.as_bytes();
+    let (mut start, mut k) = (0, 0);
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'|' {
+            if k == w {
+                return WHY.get(start..i).unwrap_or("");
+            }
+            k += 1;
+            start = i + 1;
+        }
+    }
+    WHY.get(start..).unwrap_or("")
+}
+
 const TRUNCATED: Why = 0;
 const BAD_MAGIC: Why = 1;
-const UNSUPPORTED_VERSION: Why = 2;
-const CHECKSUM_MISMATCH: Why = 3;
+const BAD_VERSION: Why = 2;
+const BAD_CHECKSUM: Why = 3;
 const BAD_METRIC: Why = 4;
 const BAD_STORAGE: Why = 5;
 const BAD_PARAMETERS: Why = 6;
 const TRAILING_BYTES: Why = 7;
 const ZERO_DIMENSIONS: Why = 8;
-const LEVEL_OUT_OF_RANGE: Why = 9;
-const INCONSISTENT_GRAPH: Why = 10;
+const BAD_LEVEL: Why = 9;
+const BAD_LINK_COUNT: Why = 10;
 const BAD_ENTRY_POINT: Why = 11;
 const NON_FINITE_VECTOR: Why = 12;
 const DUPLICATE_ID: Why = 13;
-const NEIGHBOUR_LIST_OVERFLOW: Why = 14;
+const LIST_OVERFLOW: Why = 14;
 const BAD_NEIGHBOUR: Why = 15;
 const COUNTS_EXCEED_DATA: Why = 16;
 const TOO_MANY_VECTORS: Why = 17;
@@ -143,7 +144,7 @@ impl Index {
     /// have been checked against the bytes actually present.
     pub fn load(bytes: &[u8]) -> Result<Index, Error> {
         load(bytes).map_err(|w| {
-            let m = WHY.get(w as usize).copied().unwrap_or("");
+            let m = why(w);
             if w >= COUNTS_EXCEED_DATA {
                 Error::Capacity(m)
             } else {
@@ -163,11 +164,11 @@ fn load(bytes: &[u8]) -> Result<Index, Why> {
         return Err(BAD_MAGIC);
     }
     if h(1) != FORMAT_VERSION {
-        return Err(UNSUPPORTED_VERSION);
+        return Err(BAD_VERSION);
     }
     let body = bytes.get(..bytes.len() - 4).unwrap_or(&[]);
     if fnv1a(body) != h(all.len() - 1) {
-        return Err(CHECKSUM_MISMATCH);
+        return Err(BAD_CHECKSUM);
     }
     let dims = h(2) as usize;
     let metric = match h(3) & 0xffff_00ff {
@@ -220,7 +221,7 @@ fn load(bytes: &[u8]) -> Result<Index, Why> {
     for u in 0..n as u32 {
         let l = g.meta(u, LEVEL);
         if l > MAX_LEVEL {
-            return Err(LEVEL_OUT_OF_RANGE);
+            return Err(BAD_LEVEL);
         }
         // Should `at` outgrow u32 it can no longer equal the header's u32
         // word count below, and the snapshot is rejected.
@@ -229,7 +230,7 @@ fn load(bytes: &[u8]) -> Result<Index, Why> {
         top = top.max(l);
     }
     if at != slots {
-        return Err(INCONSISTENT_GRAPH);
+        return Err(BAD_LINK_COUNT);
     }
     let entry_ok = if n == 0 {
         entry == NONE && max_level == 0
@@ -268,7 +269,7 @@ fn validate_links(g: &Graph) -> Result<(), Why> {
     for u in 0..n as u32 {
         for l in 0..g.level(u) + 1 {
             if g.count(u, l) as usize > g.cap(l) {
-                return Err(NEIGHBOUR_LIST_OVERFLOW);
+                return Err(LIST_OVERFLOW);
             }
             for &x in g.neighbours(u, l) {
                 if x as usize >= n || x == u || g.level(x) < l {
