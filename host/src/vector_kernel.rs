@@ -12,6 +12,7 @@ mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "vector-kernel",
+        additional_derives: [PartialEq],
     });
 }
 

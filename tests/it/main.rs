@@ -5,6 +5,7 @@
 mod agent_faults;
 mod agent_run;
 mod harness;
-mod serve;
 mod host;
+mod serve;
+mod vector;
 mod wamr;

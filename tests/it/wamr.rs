@@ -20,7 +20,10 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 
 fn p1_module() -> PathBuf {
     let p = repo_root().join("dist/wasiclaw-p1.wasm");
-    assert!(p.is_file(), "dist/wasiclaw-p1.wasm missing: run scripts/build-p1 first");
+    assert!(
+        p.is_file(),
+        "dist/wasiclaw-p1.wasm missing: run scripts/build-p1 first"
+    );
     p
 }
 
@@ -32,7 +35,10 @@ fn runner() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("<target>/<profile>");
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("<target>/<profile>");
     let target = profile_dir.parent().expect("<target>");
     let candidates = [
         profile_dir.join("wasiclaw-wamr"),
@@ -58,10 +64,14 @@ fn exec(program: PathBuf, args: &[String], env: &[(String, String)]) -> Output {
         cmd.env("PATH", path);
     }
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let command = format!("{cmd:?}");
     let start = Instant::now();
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {command}: {e}"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {command}: {e}"));
     let drain = |mut r: Box<dyn Read + Send>| {
         thread::spawn(move || {
             let mut buf = Vec::new();
@@ -166,12 +176,18 @@ fn wamr_plain_answer_with_the_key_injected_by_the_runner() {
     assert_eq!(out.reply(), "Hello from WAMR.", "{out}");
     let reqs = chats(&server);
     assert_eq!(reqs.len(), 1);
-    assert_eq!(reqs[0].header("authorization"), Some(&*format!("Bearer {OPENAI_KEY}")));
+    assert_eq!(
+        reqs[0].header("authorization"),
+        Some(&*format!("Bearer {OPENAI_KEY}"))
+    );
     assert_eq!(reqs[0].last_user_text().as_deref(), Some("Say hello"));
     let tools = reqs[0].tool_names();
     assert_eq!(tools.len(), ALL_TOOLS.len(), "{tools:?}");
     for t in ALL_TOOLS {
-        assert!(tools.iter().any(|n| n == t), "tool {t} not advertised: {tools:?}");
+        assert!(
+            tools.iter().any(|n| n == t),
+            "tool {t} not advertised: {tools:?}"
+        );
     }
     assert_no_key_in_bodies(&server);
     assert_jsonl(&ws, "sessions/default.jsonl");
@@ -182,26 +198,44 @@ fn wamr_write_read_and_edit_change_the_workspace() {
     let ws = Workspace::new();
     let server = MockServer::start(
         Script::new()
-            .tool("write_file", json!({"path": "notes/todo.md", "content": "- milk\n- port = 1\n"}))
+            .tool(
+                "write_file",
+                json!({"path": "notes/todo.md", "content": "- milk\n- port = 1\n"}),
+            )
             .tool("read_file", json!({"path": "notes/todo.md"}))
-            .tool("edit_file", json!({"path": "notes/todo.md", "old_text": "absent", "new_text": "x"}))
-            .tool("edit_file", json!({"path": "notes/todo.md", "old_text": "port = 1", "new_text": "port = 2"}))
+            .tool(
+                "edit_file",
+                json!({"path": "notes/todo.md", "old_text": "absent", "new_text": "x"}),
+            )
+            .tool(
+                "edit_file",
+                json!({"path": "notes/todo.md", "old_text": "port = 1", "new_text": "port = 2"}),
+            )
             .text("Done."),
     );
     let out = Wamr::new(&ws).openai(&server).run("Make and fix a list");
     out.assert_success(&server);
     assert_eq!(out.reply(), "Done.");
-    assert_eq!(ws.read("notes/todo.md").as_deref(), Some("- milk\n- port = 2\n"));
+    assert_eq!(
+        ws.read("notes/todo.md").as_deref(),
+        Some("- milk\n- port = 2\n")
+    );
     let reqs = chats(&server);
     assert_eq!(reqs.len(), 5, "{}", dump(&server));
     let result = |i: usize| result_for(&reqs[i + 1], &reqs[i].tool_call_ids[0]);
     let (read, err) = result(1);
     assert!(!err && read.contains("- milk"), "read_file: {read}");
     let (miss, err) = result(2);
-    assert!(is_tool_error(&miss, err), "an absent old_text must fail: {miss}");
+    assert!(
+        is_tool_error(&miss, err),
+        "an absent old_text must fail: {miss}"
+    );
     let (hit, err) = result(3);
     assert!(!is_tool_error(&hit, err), "edit failed: {hit}");
-    assert!(out.stderr.contains("write_file") && !out.stdout.contains("write_file"), "{out}");
+    assert!(
+        out.stderr.contains("write_file") && !out.stdout.contains("write_file"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -209,33 +243,66 @@ fn wamr_memory_saved_in_one_run_is_found_in_the_next() {
     let ws = Workspace::new();
     let server = MockServer::start(
         Script::new()
-            .tool("memory_save", json!({"text": "The user's favourite colour is teal", "tags": ["prefs"]}))
-            .tool("memory_save", json!({"text": "The dentist appointment is on Friday at noon"}))
+            .tool(
+                "memory_save",
+                json!({"text": "The user's favourite colour is teal", "tags": ["prefs"]}),
+            )
+            .tool(
+                "memory_save",
+                json!({"text": "The dentist appointment is on Friday at noon"}),
+            )
             .text("Noted.")
-            .tool("memory_search", json!({"query": "favourite colour", "k": 1}))
+            .tool(
+                "memory_search",
+                json!({"query": "favourite colour", "k": 1}),
+            )
             .text("Teal."),
     );
-    let first = Wamr::new(&ws).openai(&server).run("Remember: teal; dentist Friday");
+    let first = Wamr::new(&ws)
+        .openai(&server)
+        .run("Remember: teal; dentist Friday");
     first.assert_success(&server);
-    assert!(ws.file("memory/index.bin").is_file(), "no HNSW index saved\n{first}");
-    let second = Wamr::new(&ws).openai(&server).run("What is my favourite colour?");
+    assert!(
+        ws.file("memory/index.bin").is_file(),
+        "no HNSW index saved\n{first}"
+    );
+    let second = Wamr::new(&ws)
+        .openai(&server)
+        .run("What is my favourite colour?");
     second.assert_success(&server);
     assert_eq!(second.reply(), "Teal.");
     let reqs = chats(&server);
     assert_eq!(reqs.len(), 5, "{}", dump(&server));
     let (found, err) = result_for(&reqs[4], &reqs[3].tool_call_ids[0]);
-    assert!(!err && found.to_lowercase().contains("teal"), "memory_search: {found}");
-    assert!(!found.contains("dentist"), "k=1 must return only the closest: {found}");
-    assert!(server.embedding_requests().is_empty(), "local embedder went to the network");
+    assert!(
+        !err && found.to_lowercase().contains("teal"),
+        "memory_search: {found}"
+    );
+    assert!(
+        !found.contains("dentist"),
+        "k=1 must return only the closest: {found}"
+    );
+    assert!(
+        server.embedding_requests().is_empty(),
+        "local embedder went to the network"
+    );
 }
 
 #[test]
 fn wamr_session_continues_across_invocations() {
     let ws = Workspace::new();
     let server = MockServer::start(
-        Script::new().text("Nice to meet you, Ada.").text("Your name is Ada."),
+        Script::new()
+            .text("Nice to meet you, Ada.")
+            .text("Your name is Ada."),
     );
-    let run = |m: &str| Wamr::new(&ws).openai(&server).arg("--session").arg("chat").run(m);
+    let run = |m: &str| {
+        Wamr::new(&ws)
+            .openai(&server)
+            .arg("--session")
+            .arg("chat")
+            .run(m)
+    };
     run("My name is Ada.").assert_success(&server);
     let b = run("What is my name?");
     b.assert_success(&server);
@@ -248,7 +315,10 @@ fn wamr_session_continues_across_invocations() {
         matches!((first, second), (Some(x), Some(y)) if x < y),
         "the second turn must carry the first: {conv:#?}"
     );
-    let all: String = assert_jsonl(&ws, "sessions/chat.jsonl").iter().map(|l| l.to_string()).collect();
+    let all: String = assert_jsonl(&ws, "sessions/chat.jsonl")
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
     assert!(all.contains("Your name is Ada."), "{all}");
 }
 
@@ -261,25 +331,40 @@ fn wamr_refuses_path_escapes_and_unlisted_hosts() {
     let server = MockServer::start(
         Script::new()
             .tool("read_file", json!({"path": "../outside.txt"}))
-            .tool("write_file", json!({"path": "../escaped.txt", "content": "pwned"}))
+            .tool(
+                "write_file",
+                json!({"path": "../escaped.txt", "content": "pwned"}),
+            )
             .tool("read_file", json!({"path": "up/outside.txt"}))
             // Private address not in the allowlist: refused by the runner's policy.
             .tool("web_fetch", json!({"url": "http://10.255.255.1/"}))
-            .tool("web_fetch", json!({"url": "http://169.254.169.254/latest/meta-data/"}))
+            .tool(
+                "web_fetch",
+                json!({"url": "http://169.254.169.254/latest/meta-data/"}),
+            )
             .text("Refused."),
     );
     let out = Wamr::new(&ws).openai(&server).run("Show me the secrets");
     out.assert_success(&server);
-    assert!(!ws.outside().join("escaped.txt").exists(), "write_file escaped");
+    assert!(
+        !ws.outside().join("escaped.txt").exists(),
+        "write_file escaped"
+    );
     let reqs = chats(&server);
     assert_eq!(reqs.len(), 6, "{}", dump(&server));
     for (i, pair) in reqs.windows(2).enumerate() {
         let (content, err) = result_for(&pair[1], &pair[0].tool_call_ids[0]);
-        assert!(is_tool_error(&content, err), "call #{i} was not refused: {content}");
+        assert!(
+            is_tool_error(&content, err),
+            "call #{i} was not refused: {content}"
+        );
         assert!(!content.contains("TOP SECRET"), "leaked: {content}");
     }
     let (fetch, _) = result_for(&reqs[4], &reqs[3].tool_call_ids[0]);
-    assert!(fetch.contains("denied") || fetch.contains("not allowed"), "{fetch}");
+    assert!(
+        fetch.contains("denied") || fetch.contains("not allowed"),
+        "{fetch}"
+    );
 }
 
 #[test]
@@ -288,7 +373,10 @@ fn wamr_web_fetch_reaches_an_allowed_host_without_the_key() {
     let page = MockServer::start(Script::new());
     let server = MockServer::start(
         Script::new()
-            .tool("web_fetch", json!({"url": format!("{}/no-such-page", page.url())}))
+            .tool(
+                "web_fetch",
+                json!({"url": format!("{}/no-such-page", page.url())}),
+            )
             .text("Fetched."),
     );
     let out = Wamr::new(&ws)
@@ -298,7 +386,11 @@ fn wamr_web_fetch_reaches_an_allowed_host_without_the_key() {
         .run("Fetch it");
     out.assert_success(&server);
     let fetched = page.requests();
-    assert_eq!(fetched.len(), 1, "web_fetch did not reach the allowed host\n{out}");
+    assert_eq!(
+        fetched.len(),
+        1,
+        "web_fetch did not reach the allowed host\n{out}"
+    );
     assert_eq!(fetched[0].method, "GET");
     assert!(
         fetched[0].header("authorization").is_none() && fetched[0].header("x-api-key").is_none(),
@@ -310,11 +402,18 @@ fn provider_round_trip(anthropic: bool, stream: bool) {
     let ws = Workspace::new();
     let server = MockServer::start(
         Script::new()
-            .tool("write_file", json!({"path": "p.txt", "content": "via the provider"}))
+            .tool(
+                "write_file",
+                json!({"path": "p.txt", "content": "via the provider"}),
+            )
             .text("Wrote it. ✓"),
     );
     let w = Wamr::new(&ws);
-    let w = if anthropic { w.anthropic(&server) } else { w.openai(&server) };
+    let w = if anthropic {
+        w.anthropic(&server)
+    } else {
+        w.openai(&server)
+    };
     let w = if stream { w } else { w.arg("--no-stream") };
     let out = w.run("Write p.txt");
     out.assert_success(&server);
@@ -327,10 +426,16 @@ fn provider_round_trip(anthropic: bool, stream: bool) {
         if anthropic {
             assert_eq!(r.path, "/v1/messages");
             assert_eq!(r.header("x-api-key"), Some(ANTHROPIC_KEY));
-            assert!(r.header("authorization").is_none(), "OpenAI auth sent to Anthropic");
+            assert!(
+                r.header("authorization").is_none(),
+                "OpenAI auth sent to Anthropic"
+            );
         } else {
             assert_eq!(r.path, "/v1/chat/completions");
-            assert_eq!(r.header("authorization"), Some(&*format!("Bearer {OPENAI_KEY}")));
+            assert_eq!(
+                r.header("authorization"),
+                Some(&*format!("Bearer {OPENAI_KEY}"))
+            );
         }
     }
     assert_no_key_in_bodies(&server);
