@@ -17,12 +17,15 @@ pub struct Index {
     pub(crate) s: Scratch,
 }
 
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// xorshift64 (Marsaglia): three shifts, enough to draw node levels. A
+/// zero state (possible only from a crafted snapshot) is lifted to 1.
+fn xorshift(state: &mut u64) -> u64 {
+    let mut x = (*state).max(1);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    x
 }
 
 /// Whether `nodes` nodes of `per_node` bytes each stay addressable (a `Vec`
@@ -101,7 +104,7 @@ impl Index {
         if self.g.dims == 0 || v.len() != self.g.dims {
             return Err(Error::DimensionMismatch {
                 expected: self.g.dims as u32,
-                got: v.len().min(u32::MAX as usize) as u32,
+                got: v.len() as u32,
             });
         }
         if !all_finite(v) {
@@ -115,7 +118,7 @@ impl Index {
     fn random_level(&mut self) -> u32 {
         let p = u32::MAX / (self.g.m as u32).max(1);
         let mut l = 0;
-        while l < MAX_LEVEL && ((splitmix(&mut self.rng) >> 32) as u32) < p {
+        while l < MAX_LEVEL && ((xorshift(&mut self.rng) >> 32) as u32) < p {
             l += 1;
         }
         l
@@ -163,27 +166,22 @@ impl Index {
         k: u32,
         ef: u32,
     ) -> Result<alloc::vec::Vec<Hit>, Error> {
-        let mut hits = alloc::vec::Vec::new();
-        self.search_with(query, k, ef, |id, distance| hits.push(Hit { id, distance }))?;
-        Ok(hits)
+        let (p, len, cap) = self.search_buf(query, k, ef)?.into_raw_parts();
+        // SAFETY: `Buf<Hit>` allocated the block with `Layout::array::<Hit>(cap)`
+        // from the global allocator, exactly as `Vec<Hit>` would.
+        Ok(unsafe { alloc::vec::Vec::from_raw_parts(p, len, cap) })
     }
 
-    /// [`Index::search`] handing each hit, closest first, to `out`; the
-    /// component shim builds its WIT list this way without an extra copy.
-    pub fn search_with(
-        &mut self,
-        query: &[f32],
-        k: u32,
-        ef: u32,
-        mut out: impl FnMut(u64, f32),
-    ) -> Result<(), Error> {
+    /// [`Index::search`] into a [`Buf`], which the component hands over as is.
+    pub(crate) fn search_buf(&mut self, query: &[f32], k: u32, ef: u32) -> Result<Buf<Hit>, Error> {
         self.check(query)?;
         if k == 0 {
             return Err(Error::InvalidArgument("k = 0"));
         }
         let (g, s) = (&self.g, &mut self.s);
+        let mut hits = Buf::default();
         if g.entry == NONE || g.len() == g.n_deleted {
-            return Ok(());
+            return Ok(hits);
         }
         let mut qf: Buf<u32> = query.iter().map(|x| x.to_bits()).collect();
         let mut q8 = Buf::default();
@@ -213,8 +211,11 @@ impl Index {
         }
         s.res.drain(&mut s.sorted);
         for &c in s.sorted.iter().rev().take(k as usize) {
-            out(g.id(heap::node(c)), heap::dist(c));
+            hits.push(Hit {
+                id: g.id(heap::node(c)),
+                distance: heap::dist(c),
+            });
         }
-        Ok(())
+        Ok(hits)
     }
 }

@@ -74,7 +74,9 @@ impl Default for Params {
     }
 }
 
-/// One search result.
+/// One search result. `repr(C)` makes it the canonical ABI's `hit` record
+/// (u64 at 0, f32 at 8, 16 bytes), so the component returns these as is.
+#[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Hit {
     pub id: u64,

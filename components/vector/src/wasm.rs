@@ -27,29 +27,78 @@ wit_bindgen::generate!({
     world: "wasiclaw:core/vector-kernel",
 });
 
-/// lol_alloc's free list returns freed blocks for reuse and coalesces them
-/// (unlike a bump or leaking allocator) at ~0.5 KB of code. The wrapper
-/// traps when memory runs out instead of returning null, as `Buf` does.
-struct Alloc(lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator>);
+/// The allocator: segregated free lists of power-of-two blocks, carved from
+/// memory grown with `memory.grow` and never split or merged. A freed block
+/// goes back to its size's list and is handed out again for that size, so
+/// memory is reused, not leaked. The index's arrays grow by doubling, which
+/// keeps their blocks exact powers of two. About 0.1 KB of code where
+/// lol_alloc's coalescing list took 0.5 KB and talc 5 KB (measured in this
+/// component: 16.5 KB with lol_alloc, 21.1 KB with talc). Out of memory
+/// traps rather than returning null, as `Buf` does.
+struct Alloc;
+
+/// Heads of the free lists, by log2 of the block size (0 = empty); a free
+/// block stores the next block's address in its first word.
+static mut FREE: [usize; 32] = [0; 32];
+/// The unused end of the last region `memory.grow` gave us.
+static mut TOP: usize = 0;
+static mut END: usize = 0;
+
+/// Size class: blocks of `1 << class` bytes, at least 16 (every block
+/// starts 16-byte aligned, so any class serves any alignment up to 16).
+/// Sizes never exceed `isize::MAX`, so the class is below 32; the mask
+/// says so to the compiler (no bounds check, no panic path).
+fn class(l: Layout) -> usize {
+    if l.align() > 16 {
+        core::arch::wasm32::unreachable()
+    }
+    (usize::BITS - (l.size().max(16) - 1).leading_zeros()) as usize & 31
+}
 
 unsafe impl GlobalAlloc for Alloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { self.0.alloc(layout) };
-        if p.is_null() {
-            core::arch::wasm32::unreachable()
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let c = class(l);
+        // SAFETY (all statics): the component is single-threaded and never
+        // re-entered, so these are never accessed concurrently.
+        unsafe {
+            let head = FREE[c];
+            if head != 0 {
+                FREE[c] = *(head as *const usize);
+                return head as *mut u8;
+            }
+            let size = 1usize << c;
+            let mut p = (TOP + 15) & !15;
+            if p as u64 + size as u64 > END as u64 {
+                let pages = (size + 0xffff) >> 16;
+                let old = core::arch::wasm32::memory_grow(0, pages);
+                if old == usize::MAX {
+                    core::arch::wasm32::unreachable()
+                }
+                if old << 16 != END {
+                    // Not contiguous with our last region: start afresh.
+                    TOP = old << 16;
+                }
+                END = (old + pages) << 16;
+                p = (TOP + 15) & !15;
+            }
+            TOP = p + size;
+            p as *mut u8
         }
-        p
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { self.0.dealloc(ptr, layout) }
+    unsafe fn dealloc(&self, ptr: *mut u8, l: Layout) {
+        let c = class(l);
+        // SAFETY: as in `alloc`; `ptr` is a block of class `c` that the
+        // caller no longer uses.
+        unsafe {
+            *(ptr as *mut usize) = FREE[c];
+            FREE[c] = ptr as usize;
+        }
     }
 }
 
 #[global_allocator]
-// SAFETY: a component instance never runs on more than one thread.
-static ALLOC: Alloc =
-    Alloc(unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) });
+static ALLOC: Alloc = Alloc;
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
@@ -149,13 +198,6 @@ unsafe fn give<T: Copy>(buf: Buf<T>, at: usize) -> *mut u8 {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Hit {
-    id: u64,
-    distance: f32,
-}
-
 #[export_name = "wasiclaw:core/vector@0.1.0#[constructor]index"]
 unsafe extern "C" fn new(dims: u32, metric: u32, m: u32, efc: u32, storage: u32) -> u32 {
     let metric = match metric {
@@ -209,12 +251,9 @@ unsafe extern "C" fn search(
     ef: u32,
 ) -> *mut u8 {
     let q = Arg(ptr, len);
-    let mut hits = Buf::default();
     unsafe {
-        match (*rep).search_with(q.get(), k, ef, |id, distance| {
-            hits.push(Hit { id, distance })
-        }) {
-            Ok(()) => {
+        match (*rep).search_buf(q.get(), k, ef) {
+            Ok(hits) => {
                 put(0, 0u8);
                 give(hits, 8)
             }
