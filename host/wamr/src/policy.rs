@@ -137,6 +137,8 @@ impl Policy {
             Decision::Denied(why) | Decision::Prohibited(why) => {
                 return Err(Fail::new(code::DENIED, format!("denied: {why}")))
             }
+            // As the native host does: a DNS failure, not a policy refusal.
+            Decision::Unresolvable(why) => return Err(Fail::new(code::CONNECT, why)),
             // A name, resolved and checked: connect to exactly that address.
             Decision::Allowed(Some(addr)) => (addr, None),
             // A literal address (or localhost) the operator listed.
