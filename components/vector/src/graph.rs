@@ -146,12 +146,13 @@ pub(crate) fn f32s_mut(v: &mut [u32]) -> &mut [f32] {
     unsafe { core::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), v.len()) }
 }
 
-/// The first `n` bytes of packed words, as signed bytes.
+/// Packed words as signed bytes, padding included (it is zero, so it adds
+/// nothing to a dot product, and it lets the kernel skip a tail loop).
 #[inline]
-pub(crate) fn i8s(v: &[u32], n: usize) -> &[i8] {
-    // SAFETY: the length is clamped to the bytes `v` owns; i8 has alignment
-    // 1 and every bit pattern is valid.
-    unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), n.min(4 * v.len())) }
+pub(crate) fn i8s(v: &[u32]) -> &[i8] {
+    // SAFETY: exactly the bytes `v` owns; i8 has alignment 1 and every bit
+    // pattern is valid.
+    unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), 4 * v.len()) }
 }
 
 pub(crate) fn normalize(v: &mut [f32]) {
@@ -161,8 +162,8 @@ pub(crate) fn normalize(v: &mut [f32]) {
     }
 }
 
-/// Appends `v` quantised symmetrically to -127..=127, padded to whole words;
-/// returns the scale.
+/// Appends `v` quantised symmetrically to -127..=127, zero-padded to a
+/// multiple of 8 bytes (see [`kernels::dot_i8`]); returns the scale.
 pub(crate) fn quantize(v: &[f32], out: &mut Buf<u32>) -> f32 {
     let max = v.iter().fold(0f32, |m, x| {
         let a = f32::from_bits(x.to_bits() & 0x7fff_ffff);
@@ -174,7 +175,7 @@ pub(crate) fn quantize(v: &[f32], out: &mut Buf<u32>) -> f32 {
     });
     let inv = if max > 0.0 { 127.0 / max } else { 0.0 };
     let start = out.len();
-    out.resize(start + v.len().div_ceil(4), 0);
+    out.resize(start + 2 * v.len().div_ceil(8), 0);
     let words = out.get_mut(start..).unwrap_or(&mut []);
     // SAFETY: a byte view of words this function just appended.
     let bytes = unsafe {
@@ -215,7 +216,7 @@ impl Graph {
 
     #[inline]
     pub fn qwords(&self) -> usize {
-        self.dims.div_ceil(4)
+        2 * self.dims.div_ceil(8)
     }
 
     #[inline]
@@ -323,7 +324,7 @@ impl Graph {
         Query {
             f: self.vector(node),
             q: if self.int8 {
-                i8s(sub(&self.q8, i * w, w), self.dims)
+                i8s(sub(&self.q8, i * w, w))
             } else {
                 &[]
             },

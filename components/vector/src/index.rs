@@ -193,7 +193,7 @@ impl Index {
         let f = f32s(&qf);
         let q = Query {
             f,
-            q: i8s(&q8, g.dims),
+            q: i8s(&q8),
             scale,
             norm: kernels::dot(f, f),
             node: false,

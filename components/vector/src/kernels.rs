@@ -38,7 +38,9 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
-/// Integer dot product of two quantised vectors (components in -127..=127).
+/// Integer dot product of two quantised vectors (components in -127..=127)
+/// over their common length, which callers keep a multiple of 8 by padding
+/// with zeros: the SIMD loop takes eight at a time and has no tail.
 #[inline(never)]
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
@@ -120,27 +122,20 @@ mod simd {
         s
     }
 
-    /// Products of two values in -127..=127 fit in i16 and so does the sum of
-    /// two of them, which saves one widening step per sixteen bytes.
+    /// Eight bytes at a time, sign-extended on load, multiplied and summed
+    /// pairwise into i32 lanes by one instruction.
     pub unsafe fn dot_i8(a: *const i8, b: *const i8, n: usize) -> i32 {
         let mut acc = i32x4_splat(0);
-        let full = n / 16 * 16;
         let mut i = 0;
-        while i < full {
-            let x = v128_load(a.add(i) as *const v128);
-            let y = v128_load(b.add(i) as *const v128);
-            let p = i16x8_add(i16x8_extmul_low_i8x16(x, y), i16x8_extmul_high_i8x16(x, y));
-            acc = i32x4_add(acc, i32x4_extadd_pairwise_i16x8(p));
-            i += 16;
+        while i + 8 <= n {
+            let x = i16x8_load_extend_i8x8(a.add(i));
+            let y = i16x8_load_extend_i8x8(b.add(i));
+            acc = i32x4_add(acc, i32x4_dot_i16x8(x, y));
+            i += 8;
         }
-        let mut s = i32x4_extract_lane::<0>(acc)
+        i32x4_extract_lane::<0>(acc)
             .wrapping_add(i32x4_extract_lane::<1>(acc))
             .wrapping_add(i32x4_extract_lane::<2>(acc))
-            .wrapping_add(i32x4_extract_lane::<3>(acc));
-        while i < n {
-            s = s.wrapping_add(*a.add(i) as i32 * *b.add(i) as i32);
-            i += 1;
-        }
-        s
+            .wrapping_add(i32x4_extract_lane::<3>(acc))
     }
 }

@@ -67,8 +67,9 @@ unsafe impl GlobalAlloc for Alloc {
                 return head as *mut u8;
             }
             let size = 1usize << c;
+            // END is page-aligned and TOP <= END, so p <= END: no overflow.
             let mut p = (TOP + 15) & !15;
-            if p as u64 + size as u64 > END as u64 {
+            if END - p < size {
                 let pages = (size + 0xffff) >> 16;
                 let old = core::arch::wasm32::memory_grow(0, pages);
                 if old == usize::MAX {
