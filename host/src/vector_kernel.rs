@@ -45,6 +45,10 @@ impl VectorKernel {
             .with_context(|| format!("loading vector component {}", path.display()))?;
         let linker = Linker::new(&engine);
         let mut store = Store::new(&engine, ());
+        // A snapshot is returned in one piece and can exceed wasmtime's
+        // default 128 MiB per-call copy limit (100k x 384 vectors save as
+        // 170 MB); a wasm32 guest cannot return more than its 4 GiB memory.
+        store.set_hostcall_fuel(usize::MAX);
         let kernel = bindings::VectorKernel::instantiate(&mut store, &component, &linker)
             .map_err(anyhow::Error::from)
             .context("instantiating the vector component")?;
