@@ -3,10 +3,17 @@
 //! (`ProxyPre`, pooling allocator) and instantiated afresh per request;
 //! requests naming the same session are served one at a time, because turns
 //! of one session read and rewrite the same session file.
+//!
+//! Every response the guest produces carries a W3C `Server-Timing` header,
+//! e.g. `server-timing: instantiate;dur=0.412, guest;dur=3.100` (milliseconds),
+//! so clients and `scripts/bench-host` see the per-request instantiation
+//! cost without a profiler: `instantiate` is `ProxyPre::instantiate_async`,
+//! `guest` is the handler from its call until it hands over the response
+//! head (for a streamed body, the rest of the stream is not included).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -26,6 +33,22 @@ use crate::runtime::{self, HostState};
 
 /// Request header naming the session a request belongs to.
 pub const SESSION_HEADER: &str = "x-wasiclaw-session";
+
+/// Response header with the host's timings of the request (see the module docs).
+pub const SERVER_TIMING_HEADER: &str = "server-timing";
+
+/// The `Server-Timing` value: durations in milliseconds, microsecond precision.
+pub fn server_timing(instantiate: Duration, guest: Duration) -> hyper::header::HeaderValue {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let value = format!(
+        "instantiate;dur={:.3}, guest;dur={:.3}",
+        ms(instantiate),
+        ms(guest)
+    );
+    // Only ASCII digits, letters and punctuation: always a valid header value.
+    hyper::header::HeaderValue::from_str(&value)
+        .unwrap_or_else(|_| hyper::header::HeaderValue::from_static("instantiate, guest"))
+}
 
 pub struct Server {
     engine: Engine,
@@ -96,11 +119,19 @@ impl Server {
         let pre = self.pre.clone();
         let secs = self.policy.turn_timeout_secs;
         let max_memory = self.policy.memory_limit_bytes;
+        // Set once instantiation is done: how long it took, and when the
+        // handler was called. The guest can only answer after that, so the
+        // value is there whenever a response arrives.
+        let timing: Arc<OnceLock<(Duration, Instant)>> = Arc::default();
+        let timing_in_task = timing.clone();
         let task = tokio::spawn(async move {
             // Held until the guest is done, streaming included.
             let _guard = guard;
             let call = async {
+                let started = Instant::now();
                 let proxy = pre.instantiate_async(&mut store).await?;
+                let called = Instant::now();
+                let _ = timing_in_task.set((called - started, called));
                 proxy
                     .wasi_http_incoming_handler()
                     .call_handle(&mut store, req, out)
@@ -119,7 +150,16 @@ impl Server {
             }
         });
         match receiver.await {
-            Ok(Ok(resp)) => Ok(resp),
+            Ok(Ok(mut resp)) => {
+                if let Some((instantiate, called)) = timing.get() {
+                    // Appended, so a header the guest set itself is kept.
+                    resp.headers_mut().append(
+                        SERVER_TIMING_HEADER,
+                        server_timing(*instantiate, called.elapsed()),
+                    );
+                }
+                Ok(resp)
+            }
             Ok(Err(code)) => Err(anyhow::anyhow!("the guest answered with error {code:?}")),
             Err(_) => {
                 let e = match task.await {
@@ -180,5 +220,24 @@ pub async fn serve(
                 eprintln!("wasiclaw: serve: connection from {peer}: {e}");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_timing_is_milliseconds_in_w3c_syntax() {
+        let v = server_timing(Duration::from_micros(412), Duration::from_micros(3_100_250));
+        assert_eq!(
+            v.to_str().ok(),
+            Some("instantiate;dur=0.412, guest;dur=3100.250")
+        );
+        let v = server_timing(Duration::ZERO, Duration::from_nanos(1_600));
+        assert_eq!(
+            v.to_str().ok(),
+            Some("instantiate;dur=0.000, guest;dur=0.002")
+        );
     }
 }

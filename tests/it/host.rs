@@ -384,7 +384,7 @@ fn http_request(
     path: &str,
     headers: &[(&str, &str)],
     body: &str,
-) -> (u16, String) {
+) -> (u16, String, String) {
     use std::io::{Read, Write};
     let mut s =
         std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to wasiclaw serve");
@@ -401,11 +401,8 @@ fn http_request(
     s.read_to_end(&mut raw).expect("read response");
     let text = String::from_utf8_lossy(&raw).into_owned();
     let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_string(), body.to_string())
 }
 
 /// Kills the child on drop, so a failing assertion leaves no server behind.
@@ -459,10 +456,10 @@ fn serve_answers_chat_completions_with_the_host_key() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let (status, _) = http_request(port, "GET", "/healthz", &[], "");
+    let (status, _, _) = http_request(port, "GET", "/healthz", &[], "");
     assert_eq!(status, 200);
     let body = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
-    let (status, reply) = http_request(
+    let (status, head, reply) = http_request(
         port,
         "POST",
         "/v1/chat/completions",
@@ -474,6 +471,24 @@ fn serve_answers_chat_completions_with_the_host_key() {
     );
     assert_eq!(status, 200, "{reply}");
     assert!(reply.contains("served reply"), "{reply}");
+    // The host's Server-Timing header: `instantiate;dur=MS, guest;dur=MS`.
+    let timing = head
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("server-timing"))
+        })
+        .map(|(_, v)| v.trim())
+        .unwrap_or_else(|| panic!("no server-timing header in {head}"));
+    let dur = |metric: &str| -> f64 {
+        timing
+            .split(',')
+            .find_map(|m| m.trim().strip_prefix(metric)?.strip_prefix(";dur="))
+            .and_then(|d| d.parse().ok())
+            .unwrap_or_else(|| panic!("no {metric} duration in {timing:?}"))
+    };
+    assert!(dur("instantiate") > 0.0, "{timing}");
+    assert!(dur("guest") > 0.0, "{timing}");
     let chats = server.chat_requests();
     assert_eq!(chats.len(), 1);
     assert_eq!(
