@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -48,16 +49,92 @@ pub fn wasm() -> PathBuf {
 
 /// `wasmtime` on PATH, else in ~/.cargo/bin (where scripts/setup installs it).
 pub fn wasmtime() -> PathBuf {
+    cargo_tool("wasmtime")
+}
+
+/// A CLI that scripts/setup installs with `cargo install`: on PATH, else in
+/// ~/.cargo/bin.
+pub fn cargo_tool(name: &str) -> PathBuf {
     let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| {
         std::env::split_paths(&p)
-            .map(|d| d.join("wasmtime"))
+            .map(|d| d.join(name))
             .collect::<Vec<_>>()
     });
-    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/wasmtime"));
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(name));
     on_path
         .chain(home)
         .find(|p| p.is_file())
-        .expect("wasmtime CLI not found on PATH or in ~/.cargo/bin: run scripts/setup first")
+        .unwrap_or_else(|| {
+            panic!("{name} not found on PATH or in ~/.cargo/bin: run scripts/setup first")
+        })
+}
+
+/// `tests/fixtures/NAME.wat` assembled (by `wasm-tools parse`) into a
+/// component binary under the target directory (a file per call, so tests
+/// running in parallel never share one being written); returns its path.
+pub fn fixture(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let src = repo_root()
+        .join("tests/fixtures")
+        .join(format!("{name}.wat"));
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("fixture-{name}-{}-{n}.wasm", std::process::id()));
+    let status = Command::new(cargo_tool("wasm-tools"))
+        .arg("parse")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("run wasm-tools parse");
+    assert!(
+        status.success(),
+        "wasm-tools parse {} failed",
+        src.display()
+    );
+    out
+}
+
+/// The `wasiclaw` binary: `WASICLAW_BIN` if set, else built once from this
+/// checkout (debug profile) into the target directory this test runs from.
+pub fn wasiclaw_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = std::env::var_os("WASICLAW_BIN") {
+            return PathBuf::from(p);
+        }
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("target/tmp has a parent")
+            .to_path_buf();
+        // Cargo tells the compiler where it lives; the test process may not
+        // have it on PATH.
+        let cargo = std::env::var_os("CARGO")
+            .unwrap_or_else(|| option_env!("CARGO").unwrap_or("cargo").into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "wasiclaw-host",
+                "--bin",
+                "wasiclaw",
+            ])
+            .env("CARGO_TARGET_DIR", &target)
+            .current_dir(repo_root())
+            .status()
+            .expect("run cargo build for the wasiclaw binary");
+        assert!(status.success(), "building the wasiclaw binary failed");
+        let bin = target.join("debug").join("wasiclaw");
+        assert!(bin.is_file(), "{} missing after build", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// One compile cache for the whole suite: only the first run compiles.
+pub fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasiclaw-host-cache")
 }
 
 /// A fresh directory tree: `<root>/ws` is the workspace; `<root>` itself is

@@ -4,59 +4,17 @@
 //! never sees, the outbound allow list and internal-address refusal, token
 //! metering and budgets, memory and time limits.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use wasiclaw_tests::{ChatRequest, MockServer, Reply, Responder, Script};
 
-use crate::harness::{repo_root, wasm, Workspace};
+use crate::harness::{cache_dir, repo_root, wasiclaw_bin, wasm, Workspace};
 
 const HOST_KEY: &str = "sk-host-only-7f3a";
-
-/// The `wasiclaw` binary: `WASICLAW_BIN` if set, else built once from this
-/// checkout (debug profile) into the target directory this test runs from.
-fn wasiclaw_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("WASICLAW_BIN") {
-            return PathBuf::from(p);
-        }
-        let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .expect("target/tmp has a parent")
-            .to_path_buf();
-        // Cargo tells the compiler where it lives; the test process may not
-        // have it on PATH.
-        let cargo = std::env::var_os("CARGO")
-            .unwrap_or_else(|| option_env!("CARGO").unwrap_or("cargo").into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "wasiclaw-host",
-                "--bin",
-                "wasiclaw",
-            ])
-            .env("CARGO_TARGET_DIR", &target)
-            .current_dir(repo_root())
-            .status()
-            .expect("run cargo build for the wasiclaw binary");
-        assert!(status.success(), "building the wasiclaw binary failed");
-        let bin = target.join("debug").join("wasiclaw");
-        assert!(bin.is_file(), "{} missing after build", bin.display());
-        bin
-    })
-    .clone()
-}
-
-/// One compile cache for the whole suite: only the first run compiles.
-fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasiclaw-host-cache")
-}
 
 struct Out {
     code: Option<i32>,

@@ -6,6 +6,7 @@ mod agent_faults;
 mod agent_run;
 mod harness;
 mod host;
+mod limits;
 mod serve;
 mod vector;
 mod wamr;

@@ -1,9 +1,9 @@
 //! The edge build, `dist/wasiclaw-http.wasm`, under the real `wasmtime serve`
-//! against the mock provider: health, OpenAI-compatible chat completions
-//! (JSON and SSE), sessions, tools, bad requests, and the official `openai`
-//! Python client.
+//! and under `wasiclaw serve`, against the mock provider: health,
+//! OpenAI-compatible chat completions (JSON and SSE), sessions, tools, bad
+//! requests, and the official `openai` Python client.
 
-mod server;
+pub mod server;
 
 use std::process::{Command, Stdio};
 
@@ -11,19 +11,42 @@ use serde_json::{json, Value};
 use wasiclaw_tests::{MockServer, Script, Turn};
 
 use crate::harness::*;
-use server::{Resp, Serve};
+use server::{Host, Resp, Serve};
 
-fn user(text: &str) -> Value {
+/// Every scenario runs under both servers: the real `wasmtime serve` and
+/// `wasiclaw serve` (pooling allocator, key injection, per-session locks).
+macro_rules! under_both_hosts {
+    ($($name:ident),* $(,)?) => {
+        mod wasmtime_serve {
+            $(#[test] fn $name() { super::$name(super::Host::Wasmtime) })*
+        }
+        mod wasiclaw_serve {
+            $(#[test] fn $name() { super::$name(super::Host::Wasiclaw) })*
+        }
+    };
+}
+
+under_both_hosts!(
+    healthz_routes_and_bad_requests,
+    non_streaming_completion_has_the_openai_schema,
+    streaming_completion_reassembles_to_the_reply,
+    session_persists_across_requests_by_user_and_header,
+    tool_calling_turn_writes_the_workspace,
+    provider_failure_is_a_502_with_an_openai_error,
+    official_openai_python_client,
+);
+
+pub fn user(text: &str) -> Value {
     json!({"role": "user", "content": text})
 }
 
-fn content(v: &Value) -> &str {
+pub fn content(v: &Value) -> &str {
     v.pointer("/choices/0/message/content")
         .and_then(Value::as_str)
         .unwrap_or_else(|| panic!("no choices[0].message.content: {v}"))
 }
 
-fn assert_error_shape(r: &Resp, status: u16, kind: &str) {
+pub fn assert_error_shape(r: &Resp, status: u16, kind: &str) {
     assert_eq!(r.status, status, "{}", r.body);
     let v = r.json();
     assert_eq!(
@@ -35,11 +58,10 @@ fn assert_error_shape(r: &Resp, status: u16, kind: &str) {
     assert!(msg.is_some_and(|m| m.len() > 5), "{v}");
 }
 
-#[test]
-fn healthz_routes_and_bad_requests() {
+fn healthz_routes_and_bad_requests(host: Host) {
     let ws = Workspace::new();
     let server = MockServer::start(Script::new());
-    let s = Serve::start(&ws, &server);
+    let s = Serve::start(host, &ws, &server);
     let r = s.request("GET", "/healthz", &[], "");
     assert_eq!((r.status, r.body.as_str()), (200, "ok"), "{}", s.log());
     assert_error_shape(
@@ -82,11 +104,10 @@ fn healthz_routes_and_bad_requests() {
     assert!(server.requests().is_empty(), "nothing reached the provider");
 }
 
-#[test]
-fn non_streaming_completion_has_the_openai_schema() {
+fn non_streaming_completion_has_the_openai_schema(host: Host) {
     let ws = Workspace::new();
     let server = MockServer::start(Script::new().text("Hello from the edge."));
-    let s = Serve::start(&ws, &server);
+    let s = Serve::start(host, &ws, &server);
     let r = s.chat(
         &json!({"model": "anything", "messages": [
             {"role": "system", "content": "ignored: the workspace prompt is used"},
@@ -124,7 +145,7 @@ fn non_streaming_completion_has_the_openai_schema() {
     assert_eq!(reqs[0].last_user_text().as_deref(), Some("Say hello"));
     assert!(
         reqs[0].header("authorization") == Some(&*format!("Bearer {OPENAI_KEY}")),
-        "the key comes from --env"
+        "the key comes from --env (wasmtime) or is injected (wasiclaw)"
     );
     // No user field and no header: the default session.
     assert_jsonl(&ws, "sessions/default.jsonl");
@@ -180,12 +201,11 @@ fn reassemble(r: &Resp) -> String {
         .collect()
 }
 
-#[test]
-fn streaming_completion_reassembles_to_the_reply() {
+fn streaming_completion_reassembles_to_the_reply(host: Host) {
     let ws = Workspace::new();
     let reply = "Streaming, token by token, through wasi:http.";
     let server = MockServer::start(Script::new().text(reply));
-    let s = Serve::start(&ws, &server);
+    let s = Serve::start(host, &ws, &server);
     let r = s.chat(
         &json!({"messages": [user("stream please")], "stream": true}),
         &[],
@@ -203,8 +223,7 @@ fn streaming_completion_reassembles_to_the_reply() {
     );
 }
 
-#[test]
-fn session_persists_across_requests_by_user_and_header() {
+fn session_persists_across_requests_by_user_and_header(host: Host) {
     let ws = Workspace::new();
     let server = MockServer::start(
         Script::new()
@@ -212,7 +231,7 @@ fn session_persists_across_requests_by_user_and_header() {
             .text("Second answer.")
             .text("Other session."),
     );
-    let s = Serve::start(&ws, &server);
+    let s = Serve::start(host, &ws, &server);
     let r1 = s.chat(
         &json!({"messages": [user("remember 42")], "user": "alice"}),
         &[],
@@ -254,8 +273,7 @@ fn session_persists_across_requests_by_user_and_header() {
     assert_jsonl(&ws, "sessions/bob.jsonl");
 }
 
-#[test]
-fn tool_calling_turn_writes_the_workspace() {
+fn tool_calling_turn_writes_the_workspace(host: Host) {
     let ws = Workspace::new();
     let server = MockServer::start(
         Script::new()
@@ -265,7 +283,7 @@ fn tool_calling_turn_writes_the_workspace() {
             )
             .text("Saved edge/hello.txt."),
     );
-    let s = Serve::start(&ws, &server);
+    let s = Serve::start(host, &ws, &server);
     let r = s.chat(
         &json!({"messages": [user("save a file")], "user": "tools"}),
         &[],
@@ -284,11 +302,10 @@ fn tool_calling_turn_writes_the_workspace() {
     assert!(s.log().contains("[tool] write_file"), "{}", s.log());
 }
 
-#[test]
-fn provider_failure_is_a_502_with_an_openai_error() {
+fn provider_failure_is_a_502_with_an_openai_error(host: Host) {
     let ws = Workspace::new();
     let dead = format!("{}/v1", wasiclaw_tests::dead_base_url());
-    let s = Serve::start_at(&ws, &dead);
+    let s = Serve::start_at(host, &ws, &dead, &[]);
     let r = s.chat(&json!({"messages": [user("hi")]}), &[]);
     assert_error_shape(&r, 502, "upstream_error");
     let msg = r.json()["error"]["message"]
@@ -344,8 +361,7 @@ except openai.BadRequestError as e:
     print("C=400 " + e.body["message"][:40] if isinstance(e.body, dict) else "C=400")
 "#;
 
-#[test]
-fn official_openai_python_client() {
+fn official_openai_python_client(host: Host) {
     ensure_openai_package();
     let ws = Workspace::new();
     let server = MockServer::start(
@@ -353,7 +369,7 @@ fn official_openai_python_client() {
             .text("Hi from wasiclaw, Python.")
             .text("Streamed to Python."),
     );
-    let s = Serve::start(&ws, &server);
+    let s = Serve::start(host, &ws, &server);
     let mut cmd = Command::new("python3");
     cmd.args(["-c", PY_CLIENT, &s.base()]);
     for k in [

@@ -1,9 +1,10 @@
-//! Runs `wasmtime serve dist/wasiclaw-http.wasm` on a free loopback port and
-//! talks HTTP/1.1 to it with a minimal client (chunked bodies, SSE events).
+//! Runs `dist/wasiclaw-http.wasm` under `wasmtime serve` or `wasiclaw serve`
+//! on a free loopback port and talks HTTP/1.1 to it with a minimal client
+//! (chunked bodies, SSE events).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wasiclaw_tests::MockServer;
 
-use crate::harness::{repo_root, wasmtime, Workspace, OPENAI_KEY};
+use crate::harness::{cache_dir, repo_root, wasiclaw_bin, wasmtime, Workspace, OPENAI_KEY};
 
 /// Cold start compiles the component; a hang still fails.
 const STARTUP: Duration = Duration::from_secs(180);
@@ -27,32 +28,71 @@ pub fn edge_wasm() -> PathBuf {
     p
 }
 
-/// The exact command the README documents.
-pub fn serve_command(ws: &Workspace, openai_base: &str, port: u16) -> Command {
-    let mut cmd = Command::new(wasmtime());
-    cmd.arg("serve")
-        .args(["-S", "cli", "-S", "http"])
-        .arg("--dir")
-        .arg(format!("{}::/workspace", ws.path().display()))
-        .arg("--env")
-        .arg(format!("OPENAI_BASE_URL={openai_base}"))
-        .arg("--env")
-        .arg(format!("OPENAI_API_KEY={OPENAI_KEY}"))
-        .arg("--addr")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg(edge_wasm());
+/// Which server runs the edge build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// The real `wasmtime serve`, with the API key passed in as guest env.
+    Wasmtime,
+    /// `wasiclaw serve`: the key stays in the host, which injects it.
+    Wasiclaw,
+}
+
+/// The exact commands the README documents; `extra` goes to `wasiclaw serve`.
+pub fn serve_command(
+    host: Host,
+    module: &Path,
+    ws: &Workspace,
+    openai_base: &str,
+    port: u16,
+    extra: &[&str],
+) -> Command {
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = match host {
+        Host::Wasmtime => {
+            assert!(extra.is_empty(), "extra flags are for wasiclaw serve");
+            let mut cmd = Command::new(wasmtime());
+            cmd.arg("serve")
+                .args(["-S", "cli", "-S", "http"])
+                .arg("--dir")
+                .arg(format!("{}::/workspace", ws.path().display()))
+                .arg("--env")
+                .arg(format!("OPENAI_BASE_URL={openai_base}"))
+                .arg("--env")
+                .arg(format!("OPENAI_API_KEY={OPENAI_KEY}"))
+                .args(["--addr", &listen])
+                .arg(module);
+            cmd
+        }
+        Host::Wasiclaw => {
+            let mut cmd = Command::new(wasiclaw_bin());
+            cmd.arg("--module")
+                .arg(module)
+                .arg("--cache-dir")
+                .arg(cache_dir())
+                .args(["serve", "--listen", &listen, "--workspace"])
+                .arg(ws.path())
+                .args(extra)
+                .env("OPENAI_BASE_URL", openai_base)
+                .env("OPENAI_API_KEY", OPENAI_KEY);
+            cmd
+        }
+    };
     for k in [
-        "OPENAI_API_KEY",
         "ANTHROPIC_API_KEY",
-        "OPENAI_BASE_URL",
         "ANTHROPIC_BASE_URL",
+        "WASICLAW_PROVIDER",
+        "WASICLAW_MODEL",
     ] {
         cmd.env_remove(k);
+    }
+    if host == Host::Wasmtime {
+        cmd.env_remove("OPENAI_API_KEY")
+            .env_remove("OPENAI_BASE_URL");
     }
     cmd
 }
 
-/// A running `wasmtime serve`; killed on drop. Its output is collected for
+/// A running server; killed on drop. Its output is collected for
 /// failure messages.
 pub struct Serve {
     child: Child,
@@ -66,17 +106,30 @@ pub fn free_port() -> u16 {
 }
 
 impl Serve {
-    pub fn start(ws: &Workspace, server: &MockServer) -> Serve {
-        Self::start_at(ws, &server.openai_base())
+    pub fn start(host: Host, ws: &Workspace, server: &MockServer) -> Serve {
+        Self::start_at(host, ws, &server.openai_base(), &[])
     }
 
-    pub fn start_at(ws: &Workspace, openai_base: &str) -> Serve {
+    pub fn start_at(host: Host, ws: &Workspace, openai_base: &str, extra: &[&str]) -> Serve {
+        Self::launch(host, &edge_wasm(), ws, openai_base, extra)
+    }
+
+    /// Serves `module` (any `wasi:http/proxy` component) instead of the edge build.
+    pub fn launch(
+        host: Host,
+        module: &Path,
+        ws: &Workspace,
+        openai_base: &str,
+        extra: &[&str],
+    ) -> Serve {
         let port = free_port();
-        let mut cmd = serve_command(ws, openai_base, port);
+        let mut cmd = serve_command(host, module, ws, openai_base, port, extra);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn wasmtime serve");
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {host:?} serve: {e}"));
         let log = Arc::new(Mutex::new(String::new()));
         for r in [
             Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
@@ -101,18 +154,23 @@ impl Serve {
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = s.child.try_wait() {
-                panic!("wasmtime serve exited with {status}\n{}", s.log());
+                panic!("{host:?} serve exited with {status}\n{}", s.log());
             }
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return s;
             }
             assert!(
                 start.elapsed() < STARTUP,
-                "wasmtime serve did not listen\n{}",
+                "{host:?} serve did not listen\n{}",
                 s.log()
             );
             thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Whether the server process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub fn base(&self) -> String {
