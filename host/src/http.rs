@@ -1,32 +1,26 @@
 //! Outgoing HTTP for the guest, through wasmtime-wasi-http's send-request
 //! hook: the allow list and the internal-address check (on the resolved
-//! address), API-key injection on provider endpoints only, the response-size
-//! limit, token metering and budgets. A refused request reaches the guest as
-//! `HttpRequestDenied`, so a tool call fails with an error the model sees.
+//! address, which is then the one connected to), API-key injection on
+//! provider endpoints only, the response-size limit, token metering and
+//! budgets. A refused request reaches the guest as `HttpRequestDenied`, so a
+//! tool call fails with an error the model sees.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
-use http_body::{Body, Frame};
 use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::addr::restricted;
-use crate::metering::{now_rfc3339, Budget, Ledger, UsageMeter, UsageRecord};
+use crate::connect;
+use crate::guarded::{GuardedBody, Recorder};
+use crate::metering::{now_rfc3339, Budget, Ledger, UsageMeter};
 use crate::policy::{Endpoint, Policy, ProviderKind};
 
-type SendResult = Result<
-    (
-        Response<WasiBody>,
-        Box<dyn Future<Output = Result<(), Error>> + Send>,
-    ),
-    Error,
->;
+pub type SendResult = Result<(Response<WasiBody>, connect::IoFuture), Error>;
 
 /// Per-store hook state: the shared policy plus the session being metered.
 pub struct HostHttp {
@@ -61,7 +55,8 @@ impl WasiHttpHooks for HostHttp {
 pub enum Decision<'a> {
     /// A configured provider endpoint: inject its key, meter it.
     Provider(&'a Endpoint),
-    /// Allowed; connect to exactly this address when the scheme lets us pin it.
+    /// Allowed; connect to exactly this address, the first that was checked
+    /// (`decide` always names one; `None` would mean: resolve at connect time).
     Allowed(Option<SocketAddr>),
     /// Not on the allow list: `HttpRequestDenied` for the guest.
     Denied(String),
@@ -84,8 +79,25 @@ where
     F: FnOnce(String, u16) -> Fut,
     Fut: Future<Output = std::io::Result<Vec<SocketAddr>>>,
 {
+    decide_all(policy, scheme, host, port, resolve).await.0
+}
+
+/// `decide`, plus every checked address when allowed: connecting tries them
+/// in order, as a connect by name would (`::1`, then `127.0.0.1`).
+async fn decide_all<'a, F, Fut>(
+    policy: &'a Policy,
+    scheme: &str,
+    host: &str,
+    port: u16,
+    resolve: F,
+) -> (Decision<'a>, Vec<SocketAddr>)
+where
+    F: FnOnce(String, u16) -> Fut,
+    Fut: Future<Output = std::io::Result<Vec<SocketAddr>>>,
+{
+    let refuse = |d| (d, Vec::new());
     if let Some(e) = policy.endpoint_for(scheme, host, port) {
-        return Decision::Provider(e);
+        return refuse(Decision::Provider(e));
     }
     let matched = policy.allow_hosts.iter().any(|p| p.matches(host, port));
     let explicit = policy
@@ -93,33 +105,38 @@ where
         .iter()
         .any(|p| p.matches(host, port) && p.is_explicit_address());
     if !matched {
-        return Decision::Denied(format!(
+        return refuse(Decision::Denied(format!(
             "host {host}:{port} is not allowed by the host policy (allow it with host.allow_hosts in wasiclaw.json or --allow-host)"
-        ));
+        )));
     }
-    if explicit {
-        return Decision::Allowed(None);
-    }
+    // An explicitly listed address (or localhost) may be internal, but is
+    // still resolved here so the connection goes where this answer says.
     let addrs = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => match resolve(host.to_string(), port).await {
             Ok(a) if !a.is_empty() => a,
             Ok(_) => {
-                return Decision::Unresolvable(format!("{host} did not resolve to any address"))
+                let why = format!("{host} did not resolve to any address");
+                return refuse(Decision::Unresolvable(why));
             }
-            Err(e) => return Decision::Unresolvable(format!("cannot resolve {host}: {e}")),
+            Err(e) => {
+                let why = format!("cannot resolve {host}: {e}");
+                return refuse(Decision::Unresolvable(why));
+            }
         },
     };
-    for a in &addrs {
-        if let Some(kind) = restricted(a.ip()) {
-            return Decision::Prohibited(format!(
-                "{host} resolves to {} ({kind} address), which the host policy refuses; \
-                 list the literal address in host.allow_hosts to allow it",
-                a.ip()
-            ));
+    if !explicit {
+        for a in &addrs {
+            if let Some(kind) = restricted(a.ip()) {
+                return refuse(Decision::Prohibited(format!(
+                    "{host} resolves to {} ({kind} address), which the host policy refuses; \
+                     list the literal address in host.allow_hosts to allow it",
+                    a.ip()
+                )));
+            }
         }
     }
-    Decision::Allowed(addrs.first().copied())
+    (Decision::Allowed(addrs.first().copied()), addrs)
 }
 
 async fn lookup(host: String, port: u16) -> std::io::Result<Vec<SocketAddr>> {
@@ -136,9 +153,24 @@ fn deny(method: &http::Method, uri: &http::Uri, why: &str, code: Error) -> Error
 async fn send(
     policy: Arc<Policy>,
     session: String,
-    mut req: Request<WasiBody>,
+    req: Request<WasiBody>,
     options: Option<RequestOptions>,
 ) -> SendResult {
+    send_with(policy, session, req, options, lookup).await
+}
+
+/// `send`, resolving names with `resolve` (tests answer with chosen addresses).
+pub async fn send_with<F, Fut>(
+    policy: Arc<Policy>,
+    session: String,
+    mut req: Request<WasiBody>,
+    options: Option<RequestOptions>,
+    resolve: F,
+) -> SendResult
+where
+    F: FnOnce(String, u16) -> Fut,
+    Fut: Future<Output = std::io::Result<Vec<SocketAddr>>>,
+{
     let uri = req.uri().clone();
     let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
     let host = uri
@@ -152,7 +184,9 @@ async fn send(
         .unwrap_or(if scheme == "http" { 80 } else { 443 });
 
     let mut meter_for = None;
-    match decide(&policy, &scheme, &host, port, lookup).await {
+    let (decision, checked) = decide_all(&policy, &scheme, &host, port, resolve).await;
+    let mut to: &[SocketAddr] = &[];
+    match decision {
         Decision::Denied(why) => {
             return Err(deny(req.method(), &uri, &why, Error::HttpRequestDenied))
         }
@@ -171,20 +205,8 @@ async fn send(
             };
             return Err(deny(req.method(), &uri, &why, code));
         }
-        Decision::Allowed(pin) => {
-            // Pin plain HTTP to the address that was checked, so a second DNS
-            // answer cannot swap in an internal one. (TLS needs the name for
-            // SNI and certificate checks; HTTPS keeps a rebinding window.)
-            if let (Some(addr), "http") = (pin, scheme.as_str()) {
-                let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-                *req.uri_mut() = http::Uri::builder()
-                    .scheme("http")
-                    .authority(addr.to_string())
-                    .path_and_query(pq)
-                    .build()
-                    .map_err(|_| Error::HttpRequestUriInvalid)?;
-            }
-        }
+        // Connect to the checked addresses, never to a second DNS answer.
+        Decision::Allowed(_) => to = &checked,
         Decision::Provider(ep) => {
             let headers = req.headers_mut();
             headers.remove(http::header::AUTHORIZATION);
@@ -232,7 +254,7 @@ async fn send(
         }
     }
 
-    let (resp, io) = wasmtime_wasi_http::default_send_request(req, options).await?;
+    let (resp, io) = connect::send(req, to, &policy.trust, options).await?;
     let ctype = resp
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -241,25 +263,15 @@ async fn send(
         .to_string();
     let limit = policy.max_response_bytes;
     let resp = resp.map(move |body| {
-        GuardedBody {
-            inner: body.boxed_unsync(),
-            seen: 0,
-            limit,
-            meter: meter_for.map(|r| (UsageMeter::new(&ctype), r)),
-        }
-        .boxed_unsync()
+        GuardedBody::new(body, limit, meter_for.map(|r| (UsageMeter::new(&ctype), r)))
+            .boxed_unsync()
     });
-    Ok((resp, Box::new(io)))
+    Ok((resp, io))
 }
 
 /// A provider-shaped error answer: status 403 is not retried by the agent,
 /// and both wire formats carry the reason in `error.message`.
-fn refusal(
-    why: &str,
-) -> (
-    Response<WasiBody>,
-    Box<dyn Future<Output = Result<(), Error>> + Send>,
-) {
+fn refusal(why: &str) -> (Response<WasiBody>, connect::IoFuture) {
     let body = serde_json::json!({
         "type": "error",
         "error": {"type": "budget_exhausted", "message": format!("wasiclaw host: {why}")},
@@ -275,93 +287,6 @@ fn refusal(
         HeaderValue::from_static("application/json"),
     );
     (resp, Box::new(async { Ok(()) }))
-}
-
-struct Recorder {
-    ledger: Ledger,
-    session: String,
-    provider: &'static str,
-}
-
-/// The response body as the guest reads it: capped at the policy's size and,
-/// for model calls, teed into a usage meter that records once at the end (or
-/// when the guest stops reading early).
-struct GuardedBody {
-    inner: WasiBody,
-    seen: u64,
-    limit: u64,
-    meter: Option<(UsageMeter, Recorder)>,
-}
-
-impl GuardedBody {
-    fn record(&mut self) {
-        let Some((mut meter, rec)) = self.meter.take() else {
-            return;
-        };
-        meter.finish();
-        if !meter.seen {
-            return;
-        }
-        let r = UsageRecord {
-            ts: now_rfc3339(),
-            session: rec.session,
-            provider: rec.provider.to_string(),
-            model: meter.model.unwrap_or_default(),
-            input_tokens: meter.input,
-            output_tokens: meter.output,
-        };
-        if let Err(e) = rec.ledger.append(&r) {
-            eprintln!("wasiclaw: cannot record token usage: {e}");
-        }
-    }
-}
-
-impl Body for GuardedBody {
-    type Data = Bytes;
-    type Error = Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.seen += data.len() as u64;
-                    if this.seen > this.limit {
-                        eprintln!(
-                            "wasiclaw: host cut a response body at the {}-byte limit (host.max_response_bytes)",
-                            this.limit
-                        );
-                        this.meter = None;
-                        return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(
-                            this.limit,
-                        )))));
-                    }
-                    if let Some((m, _)) = this.meter.as_mut() {
-                        m.feed(data);
-                    }
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(None) => {
-                this.record();
-                Poll::Ready(None)
-            }
-            other => other,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-}
-
-impl Drop for GuardedBody {
-    fn drop(&mut self) {
-        self.record();
-    }
 }
 
 #[cfg(test)]
@@ -408,10 +333,19 @@ mod tests {
             run(decide(&p, "http", "127.0.0.1", 5000, |_, _| to("1.1.1.1"))),
             Decision::Provider(_)
         ));
-        assert!(matches!(
-            run(decide(&p, "http", "127.0.0.1", 7000, |_, _| to("1.1.1.1"))),
-            Decision::Allowed(None)
-        ));
+        // A listed literal address is allowed, and is where we connect.
+        match run(decide(&p, "http", "127.0.0.1", 7000, |_, _| to("1.1.1.1"))) {
+            Decision::Allowed(Some(a)) => assert_eq!(a.to_string(), "127.0.0.1:7000"),
+            d => panic!("{d:?}"),
+        }
+        // A listed `localhost` is resolved too, and pinned to the answer.
+        let p2 = policy(&["localhost:7000"]);
+        match run(decide(&p2, "https", "localhost", 7000, |_, _| {
+            to("127.0.0.3")
+        })) {
+            Decision::Allowed(Some(a)) => assert_eq!(a.ip().to_string(), "127.0.0.3"),
+            d => panic!("{d:?}"),
+        }
         assert!(matches!(
             run(decide(&p, "http", "169.254.169.254", 80, |_, _| to(
                 "1.1.1.1"

@@ -5,8 +5,10 @@
 
 pub mod addr;
 pub mod cache;
+pub mod connect;
 pub mod embedded;
 pub mod files;
+pub mod guarded;
 pub mod http;
 pub mod inspect;
 pub mod limits;
@@ -15,3 +17,6 @@ pub mod policy;
 pub mod runtime;
 pub mod serve;
 pub mod vector_kernel;
+
+#[cfg(test)]
+mod tls_tests;

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::connect::{Trust, TrustError};
+
 pub const DEFAULT_MEMORY_MIB: u64 = 64;
 pub const DEFAULT_TURN_SECS: u64 = 300;
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
@@ -24,6 +26,7 @@ pub enum PolicyError {
     Parse(PathBuf, String),
     BadUrl(String, String),
     BadHost(String),
+    Trust(TrustError),
 }
 
 impl fmt::Display for PolicyError {
@@ -33,6 +36,7 @@ impl fmt::Display for PolicyError {
             PolicyError::Parse(p, e) => write!(f, "invalid host policy in {}: {e}", p.display()),
             PolicyError::BadUrl(u, e) => write!(f, "invalid provider URL {u:?}: {e}"),
             PolicyError::BadHost(h) => write!(f, "invalid allowed host {h:?}"),
+            PolicyError::Trust(e) => write!(f, "host.extra_ca_file: {e}"),
         }
     }
 }
@@ -48,6 +52,9 @@ pub struct HostSection {
     pub turn_timeout_secs: Option<u64>,
     pub max_response_bytes: Option<u64>,
     pub budget: Option<BudgetSection>,
+    /// PEM certificates trusted for HTTPS besides the webpki roots; a
+    /// relative path is relative to the policy file.
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -178,6 +185,8 @@ pub struct Policy {
     pub max_response_bytes: u64,
     pub session_budget: Option<u64>,
     pub daily_budget: Option<u64>,
+    /// The roots outgoing HTTPS trusts.
+    pub trust: Trust,
     /// Exactly what the guest's environment will contain.
     pub guest_env: BTreeMap<String, String>,
     /// Where the policy file came from, if any.
@@ -257,6 +266,11 @@ impl Policy {
             allow_hosts.push(HostPattern::parse(h)?);
         }
         let budget = section.budget.unwrap_or_default();
+        let extra_ca = match (&section.extra_ca_file, &source) {
+            (Some(f), Some(src)) => Some(src.parent().unwrap_or(Path::new("")).join(f)),
+            (f, _) => f.clone(),
+        };
+        let trust = Trust::new(extra_ca.as_deref()).map_err(PolicyError::Trust)?;
 
         let mut guest_env = BTreeMap::new();
         for e in &endpoints {
@@ -302,6 +316,7 @@ impl Policy {
                 .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
             session_budget: ov.session_budget.or(budget.session_tokens),
             daily_budget: ov.daily_budget.or(budget.daily_tokens),
+            trust,
             guest_env,
             source,
         })
@@ -340,6 +355,7 @@ impl Policy {
             "turn_timeout_secs": self.turn_timeout_secs,
             "max_response_bytes": self.max_response_bytes,
             "budget": {"session_tokens": self.session_budget, "daily_tokens": self.daily_budget},
+            "extra_ca_file": self.trust.extra_ca_file().map(|p| p.display().to_string()),
         })
     }
 }
@@ -457,6 +473,19 @@ mod tests {
         assert!(p.endpoint_for("http", "127.0.0.1", 9).is_some());
         std::fs::write(dir.join("wasiclaw.json"), r#"{"host":{"bogus":1}}"#).unwrap();
         assert!(Policy::load(&dir, &Overrides::default(), &env(&[])).is_err());
+        std::fs::write(
+            dir.join("wasiclaw.json"),
+            r#"{"host":{"extra_ca_file":"ca.pem"}}"#,
+        )
+        .unwrap();
+        let err = Policy::load(&dir, &Overrides::default(), &env(&[])).unwrap_err();
+        assert!(err.to_string().contains("cannot read CA file"), "{err}");
+        std::fs::write(dir.join("ca.pem"), "not a certificate\n").unwrap();
+        let err = Policy::load(&dir, &Overrides::default(), &env(&[])).unwrap_err();
+        assert!(
+            err.to_string().contains("holds no PEM certificate"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
