@@ -208,6 +208,7 @@ where
         // Connect to the checked addresses, never to a second DNS answer.
         Decision::Allowed(_) => to = &checked,
         Decision::Provider(ep) => {
+            let ep = policy.endpoint_speaking(ep, req.headers().contains_key("anthropic-version"));
             let headers = req.headers_mut();
             headers.remove(http::header::AUTHORIZATION);
             headers.remove("x-api-key");

@@ -329,6 +329,31 @@ impl Policy {
             .find(|e| e.scheme == scheme && e.port == port && e.host.eq_ignore_ascii_case(host))
     }
 
+    /// The endpoint on `matched`'s origin that speaks the request's API.
+    /// One origin may serve both APIs (a local gateway, or one mock), and the
+    /// key header and the usage format must follow the API the request
+    /// speaks; Anthropic's required `anthropic-version` header tells which.
+    pub fn endpoint_speaking<'a>(
+        &'a self,
+        matched: &'a Endpoint,
+        anthropic_request: bool,
+    ) -> &'a Endpoint {
+        let kind = if anthropic_request {
+            ProviderKind::Anthropic
+        } else {
+            ProviderKind::OpenAi
+        };
+        self.endpoints
+            .iter()
+            .find(|e| {
+                e.kind == kind
+                    && e.scheme == matched.scheme
+                    && e.port == matched.port
+                    && e.host.eq_ignore_ascii_case(&matched.host)
+            })
+            .unwrap_or(matched)
+    }
+
     /// The policy as JSON for `wasiclaw inspect`; keys only as set/unset.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::json;
@@ -421,6 +446,24 @@ mod tests {
         assert!(HostPattern::parse("a/b").is_err());
         assert!(HostPattern::parse("a:b").is_err());
         assert!(!HostPattern::parse("*").unwrap().is_explicit_address());
+    }
+
+    #[test]
+    fn one_origin_serving_both_apis_keys_each_by_the_api_spoken() {
+        let e = env(&[
+            ("OPENAI_API_KEY", "sk-o"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:7000/v1"),
+            ("ANTHROPIC_API_KEY", "sk-a"),
+            ("ANTHROPIC_BASE_URL", "http://127.0.0.1:7000"),
+        ]);
+        let dir = std::env::temp_dir().join("no-such-ws");
+        let p = Policy::load(&dir, &Overrides::default(), &e).unwrap();
+        let matched = p.endpoint_for("http", "127.0.0.1", 7000).unwrap();
+        let pick = |anthropic| p.endpoint_speaking(matched, anthropic);
+        assert_eq!(pick(true).kind, ProviderKind::Anthropic);
+        assert_eq!(pick(true).key.as_deref(), Some("sk-a"));
+        assert_eq!(pick(false).kind, ProviderKind::OpenAi);
+        assert_eq!(pick(false).key.as_deref(), Some("sk-o"));
     }
 
     #[test]

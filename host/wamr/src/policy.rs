@@ -161,6 +161,8 @@ impl Policy {
             })
             .collect();
         if let Some(ep) = provider {
+            let anthropic = out.iter().any(|(k, _)| k == "anthropic-version");
+            let ep = self.inner.endpoint_speaking(ep, anthropic);
             out.retain(|(k, _)| k != "authorization" && k != "x-api-key");
             if let Some(key) = &ep.key {
                 if key.contains(['\r', '\n']) {
