@@ -9,15 +9,36 @@ use wasiclaw_tests::{dead_base_url, Fault, MockServer, Script, ToolCall};
 
 use crate::harness::*;
 
-#[test]
-fn invalid_tool_arguments_go_back_to_the_model() {
+under_both!(
+    wasmtime_run = crate::harness::Runner::Wasmtime,
+    wasiclaw_run = crate::harness::Runner::Wasiclaw;
+    invalid_tool_arguments_go_back_to_the_model,
+    invalid_tool_arguments_on_anthropic_stream,
+    unknown_tool_goes_back_to_the_model,
+    truncated_stream_is_retried,
+    truncated_body_is_retried,
+    server_error_is_retried,
+    closed_connection_is_retried,
+    rate_limit_honours_retry_after,
+    rate_limit_on_anthropic_is_retried,
+    persistent_server_errors_fail_cleanly,
+    persistent_malformed_bodies_fail_cleanly,
+    dead_server_fails_cleanly,
+    max_iterations_stops_a_looping_model,
+    no_provider_configured_is_a_clear_error,
+    missing_key_against_a_keyed_server_fails_once_and_clearly,
+    persistent_truncation_fails_with_one_line,
+    help_exits_zero_and_bad_flags_exit_two,
+);
+
+fn invalid_tool_arguments_go_back_to_the_model(host: Runner) {
     let ws = Workspace::new();
     let server = MockServer::start(
         Script::new()
             .tool_raw("write_file", "{\"path\": \"x.txt\", \"content\": ")
             .text("Sorry, my arguments were broken."),
     );
-    let out = Agent::new(&ws).openai(&server).run("write x");
+    let out = Agent::on(host, &ws).openai(&server).run("write x");
     out.assert_success(&server);
     assert_eq!(out.reply(), "Sorry, my arguments were broken.");
     assert!(!ws.file("x.txt").exists());
@@ -30,8 +51,7 @@ fn invalid_tool_arguments_go_back_to_the_model() {
     );
 }
 
-#[test]
-fn invalid_tool_arguments_on_anthropic_stream() {
+fn invalid_tool_arguments_on_anthropic_stream(host: Runner) {
     // Streamed input_json_delta fragments that never form JSON: the history
     // sent back must still be a valid Anthropic request (tool_use input is an
     // object) and carry the error as the tool_result.
@@ -41,7 +61,7 @@ fn invalid_tool_arguments_on_anthropic_stream() {
             .tool_raw("read_file", "{\"path\": \"a.txt\"")
             .text("Recovered."),
     );
-    let out = Agent::new(&ws).anthropic(&server).run("read a");
+    let out = Agent::on(host, &ws).anthropic(&server).run("read a");
     out.assert_success(&server);
     assert_eq!(out.reply(), "Recovered.");
     let reqs = chats(&server);
@@ -49,8 +69,7 @@ fn invalid_tool_arguments_on_anthropic_stream() {
     assert!(is_tool_error(&content, err), "{content}");
 }
 
-#[test]
-fn unknown_tool_goes_back_to_the_model() {
+fn unknown_tool_goes_back_to_the_model(host: Runner) {
     let ws = Workspace::new();
     let server = MockServer::start(
         Script::new()
@@ -63,7 +82,7 @@ fn unknown_tool_goes_back_to_the_model() {
             )
             .text("No rockets today."),
     );
-    let out = Agent::new(&ws).openai(&server).run("launch");
+    let out = Agent::on(host, &ws).openai(&server).run("launch");
     out.assert_success(&server);
     assert_eq!(out.reply(), "No rockets today.");
     let reqs = chats(&server);
@@ -80,14 +99,14 @@ fn unknown_tool_goes_back_to_the_model() {
 
 /// A transient fault, then an answer: the turn succeeds with exactly that
 /// answer (nothing of the failed attempt leaks to stdout).
-fn recovers_from(fault: Fault, stream: bool) -> (Output, MockServer) {
+fn recovers_from(host: Runner, fault: Fault, stream: bool) -> (Output, MockServer) {
     let ws = Workspace::new();
     let server = MockServer::start(
         Script::new()
             .fault(fault.clone())
             .text("Recovered after a fault."),
     );
-    let agent = Agent::new(&ws).openai(&server);
+    let agent = Agent::on(host, &ws).openai(&server);
     let out = if stream { agent } else { agent.no_stream() }.run("hi");
     out.assert_success(&server);
     assert_eq!(out.reply(), "Recovered after a fault.", "{fault:?}\n{out}");
@@ -95,29 +114,25 @@ fn recovers_from(fault: Fault, stream: bool) -> (Output, MockServer) {
     (out, server)
 }
 
-#[test]
-fn truncated_stream_is_retried() {
-    recovers_from(Fault::TruncatedStream, true);
+fn truncated_stream_is_retried(host: Runner) {
+    recovers_from(host, Fault::TruncatedStream, true);
 }
 
-#[test]
-fn truncated_body_is_retried() {
-    recovers_from(Fault::TruncatedStream, false);
+fn truncated_body_is_retried(host: Runner) {
+    recovers_from(host, Fault::TruncatedStream, false);
 }
 
-#[test]
-fn server_error_is_retried() {
-    recovers_from(Fault::Status(500), true);
+fn server_error_is_retried(host: Runner) {
+    recovers_from(host, Fault::Status(500), true);
 }
 
-#[test]
-fn closed_connection_is_retried() {
-    recovers_from(Fault::Close, true);
+fn closed_connection_is_retried(host: Runner) {
+    recovers_from(host, Fault::Close, true);
 }
 
-#[test]
-fn rate_limit_honours_retry_after() {
+fn rate_limit_honours_retry_after(host: Runner) {
     let (_, server) = recovers_from(
+        host,
         Fault::RateLimited {
             retry_after_secs: 1,
         },
@@ -131,8 +146,7 @@ fn rate_limit_honours_retry_after() {
     );
 }
 
-#[test]
-fn rate_limit_on_anthropic_is_retried() {
+fn rate_limit_on_anthropic_is_retried(host: Runner) {
     let ws = Workspace::new();
     let server = MockServer::start(
         Script::new()
@@ -142,25 +156,30 @@ fn rate_limit_on_anthropic_is_retried() {
             .fault(Fault::Status(529))
             .text("Fine now."),
     );
-    let out = Agent::new(&ws).anthropic(&server).run("hi");
+    let out = Agent::on(host, &ws).anthropic(&server).run("hi");
     out.assert_success(&server);
     assert_eq!(out.reply(), "Fine now.");
 }
 
 /// A session with one good exchange, and its bytes.
-fn seeded_session(ws: &Workspace) -> Vec<u8> {
+fn seeded_session(host: Runner, ws: &Workspace) -> Vec<u8> {
     let server = MockServer::start(Script::new().text("First answer."));
-    let out = Agent::new(ws).openai(&server).session("s").run("first");
+    let out = Agent::on(host, ws)
+        .openai(&server)
+        .session("s")
+        .run("first");
     out.assert_success(&server);
     ws.bytes("sessions/s.jsonl").expect("session written")
 }
 
-#[test]
-fn persistent_server_errors_fail_cleanly() {
+fn persistent_server_errors_fail_cleanly(host: Runner) {
     let ws = Workspace::new();
-    let before = seeded_session(&ws);
+    let before = seeded_session(host, &ws);
     let server = MockServer::start(Script::new().faults(Fault::Status(500), 20));
-    let out = Agent::new(&ws).openai(&server).session("s").run("second");
+    let out = Agent::on(host, &ws)
+        .openai(&server)
+        .session("s")
+        .run("second");
     out.assert_runtime_error();
     let n = server.chat_requests().len();
     assert!(
@@ -174,12 +193,11 @@ fn persistent_server_errors_fail_cleanly() {
     );
 }
 
-#[test]
-fn persistent_malformed_bodies_fail_cleanly() {
+fn persistent_malformed_bodies_fail_cleanly(host: Runner) {
     let ws = Workspace::new();
-    let before = seeded_session(&ws);
+    let before = seeded_session(host, &ws);
     let server = MockServer::start(Script::new().faults(Fault::MalformedBody, 20));
-    let out = Agent::new(&ws)
+    let out = Agent::on(host, &ws)
         .openai(&server)
         .session("s")
         .no_stream()
@@ -192,11 +210,10 @@ fn persistent_malformed_bodies_fail_cleanly() {
     );
 }
 
-#[test]
-fn dead_server_fails_cleanly() {
+fn dead_server_fails_cleanly(host: Runner) {
     let ws = Workspace::new();
-    let before = seeded_session(&ws);
-    let out = Agent::new(&ws)
+    let before = seeded_session(host, &ws);
+    let out = Agent::on(host, &ws)
         .openai_at(&format!("{}/v1", dead_base_url()))
         .session("s")
         .run("second");
@@ -208,15 +225,14 @@ fn dead_server_fails_cleanly() {
     );
 }
 
-#[test]
-fn max_iterations_stops_a_looping_model() {
+fn max_iterations_stops_a_looping_model(host: Runner) {
     let ws = Workspace::new();
     let mut script = Script::new();
     for _ in 0..10 {
         script = script.tool("list_dir", json!({"path": "."}));
     }
     let server = MockServer::start(script);
-    let out = Agent::new(&ws)
+    let out = Agent::on(host, &ws)
         .openai(&server)
         .arg("--max-iterations")
         .arg("2")
@@ -226,21 +242,19 @@ fn max_iterations_stops_a_looping_model() {
     assert!((2..=3).contains(&n), "--max-iterations 2 made {n} requests");
 }
 
-#[test]
-fn no_provider_configured_is_a_clear_error() {
+fn no_provider_configured_is_a_clear_error(host: Runner) {
     let ws = Workspace::new();
-    let out = Agent::new(&ws).run("hi");
+    let out = Agent::on(host, &ws).run("hi");
     out.assert_runtime_error();
 }
 
 /// Local OpenAI-compatible servers need no key, so the agent may try without
 /// one; it must then send no made-up credentials, take the 401 as final (no
 /// retry) and say so in one line.
-#[test]
-fn missing_key_against_a_keyed_server_fails_once_and_clearly() {
+fn missing_key_against_a_keyed_server_fails_once_and_clearly(host: Runner) {
     let ws = Workspace::new();
     let server = MockServer::start(Script::new().text("unreachable"));
-    let out = Agent::new(&ws)
+    let out = Agent::on(host, &ws)
         .env("OPENAI_BASE_URL", &server.openai_base())
         .run("hi");
     out.assert_runtime_error();
@@ -261,18 +275,16 @@ fn missing_key_against_a_keyed_server_fails_once_and_clearly() {
     );
 }
 
-#[test]
-fn persistent_truncation_fails_with_one_line() {
+fn persistent_truncation_fails_with_one_line(host: Runner) {
     let ws = Workspace::new();
     let server = MockServer::start(Script::new().faults(Fault::TruncatedStream, 20));
-    let out = Agent::new(&ws).openai(&server).no_stream().run("hi");
+    let out = Agent::on(host, &ws).openai(&server).no_stream().run("hi");
     out.assert_runtime_error();
 }
 
-#[test]
-fn help_exits_zero_and_bad_flags_exit_two() {
+fn help_exits_zero_and_bad_flags_exit_two(host: Runner) {
     let ws = Workspace::new();
-    let help = Agent::new(&ws).arg("--help").exec();
+    let help = Agent::on(host, &ws).arg("--help").exec();
     assert_eq!(help.code, Some(0), "{help}");
     for flag in [
         "-m",
@@ -292,7 +304,7 @@ fn help_exits_zero_and_bad_flags_exit_two() {
         &["-m", "hi", "--max-iterations", "many"],
         &["-m"],
     ] {
-        let mut agent = Agent::new(&ws);
+        let mut agent = Agent::on(host, &ws);
         for a in args {
             agent = agent.arg(a);
         }

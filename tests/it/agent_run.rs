@@ -7,11 +7,29 @@ use wasiclaw_tests::{MockServer, Script, Turn};
 
 use crate::harness::*;
 
-#[test]
-fn plain_answer_is_exactly_stdout() {
+under_both!(
+    wasmtime_run = crate::harness::Runner::Wasmtime,
+    wasiclaw_run = crate::harness::Runner::Wasiclaw;
+    plain_answer_is_exactly_stdout,
+    workspace_files_form_the_system_prompt,
+    write_then_read_leaves_the_file_on_disk,
+    edit_file_replaces_text_and_reports_a_missing_match,
+    memory_saved_in_one_run_is_found_in_the_next,
+    memory_with_provider_embeddings,
+    session_continues_across_invocations,
+    path_escapes_are_refused_and_the_turn_completes,
+    openai_streaming,
+    openai_no_stream,
+    anthropic_streaming,
+    anthropic_no_stream,
+    flags_override_environment,
+    demo_model_drives_real_tools_across_turns,
+);
+
+fn plain_answer_is_exactly_stdout(host: Runner) {
     let ws = Workspace::new();
     let server = MockServer::start(Script::new().text("Hello! I am wasiclaw."));
-    let out = Agent::new(&ws).openai(&server).run("Say hello");
+    let out = Agent::on(host, &ws).openai(&server).run("Say hello");
     out.assert_success(&server);
     assert_eq!(out.reply(), "Hello! I am wasiclaw.", "{out}");
     let reqs = chats(&server);
@@ -35,8 +53,7 @@ fn plain_answer_is_exactly_stdout() {
     assert_jsonl(&ws, "sessions/default.jsonl");
 }
 
-#[test]
-fn workspace_files_form_the_system_prompt() {
+fn workspace_files_form_the_system_prompt(host: Runner) {
     let ws = Workspace::new();
     ws.write(
         "AGENTS.md",
@@ -44,7 +61,7 @@ fn workspace_files_form_the_system_prompt() {
     );
     ws.write("SOUL.md", "You are calm. marker-soul-91c2\n");
     let server = MockServer::start(Script::new().text("Arr."));
-    let out = Agent::new(&ws).openai(&server).run("hi");
+    let out = Agent::on(host, &ws).openai(&server).run("hi");
     out.assert_success(&server);
     let system: String = chats(&server)[0]
         .conversation()
@@ -64,8 +81,7 @@ fn workspace_files_form_the_system_prompt() {
     );
 }
 
-#[test]
-fn write_then_read_leaves_the_file_on_disk() {
+fn write_then_read_leaves_the_file_on_disk(host: Runner) {
     let ws = Workspace::new();
     let content = "- buy milk\n- ship wasiclaw\n";
     let server = MockServer::start(
@@ -77,7 +93,7 @@ fn write_then_read_leaves_the_file_on_disk() {
             .tool("read_file", json!({"path": "notes/todo.md"}))
             .text("Your list has 2 items."),
     );
-    let out = Agent::new(&ws).openai(&server).run("Make a todo list");
+    let out = Agent::on(host, &ws).openai(&server).run("Make a todo list");
     out.assert_success(&server);
     assert_eq!(out.reply(), "Your list has 2 items.", "{out}");
     assert_eq!(ws.read("notes/todo.md").as_deref(), Some(content));
@@ -101,8 +117,7 @@ fn write_then_read_leaves_the_file_on_disk() {
     assert!(!out.stdout.contains("write_file"), "{out}");
 }
 
-#[test]
-fn edit_file_replaces_text_and_reports_a_missing_match() {
+fn edit_file_replaces_text_and_reports_a_missing_match(host: Runner) {
     let ws = Workspace::new();
     ws.write("config.toml", "name = \"old\"\nport = 8080\n");
     let server = MockServer::start(
@@ -117,7 +132,7 @@ fn edit_file_replaces_text_and_reports_a_missing_match() {
             )
             .text("Renamed."),
     );
-    let out = Agent::new(&ws).openai(&server).run("Rename it to new");
+    let out = Agent::on(host, &ws).openai(&server).run("Rename it to new");
     out.assert_success(&server);
     assert_eq!(out.reply(), "Renamed.");
     assert_eq!(
@@ -135,7 +150,7 @@ fn edit_file_replaces_text_and_reports_a_missing_match() {
 }
 
 /// Saves two memories in one invocation and finds the right one in the next.
-fn memory_round_trip(embedding_model: Option<&str>) -> (Workspace, MockServer) {
+fn memory_round_trip(host: Runner, embedding_model: Option<&str>) -> (Workspace, MockServer) {
     let ws = Workspace::new();
     let server = MockServer::start(
         Script::new()
@@ -155,7 +170,7 @@ fn memory_round_trip(embedding_model: Option<&str>) -> (Workspace, MockServer) {
             .text("Teal."),
     );
     let agent = |ws: &Workspace| {
-        let a = Agent::new(ws).openai(&server);
+        let a = Agent::on(host, ws).openai(&server);
         match embedding_model {
             Some(m) => a.env("WASICLAW_EMBEDDING_MODEL", m),
             None => a,
@@ -186,18 +201,16 @@ fn memory_round_trip(embedding_model: Option<&str>) -> (Workspace, MockServer) {
     (ws, server)
 }
 
-#[test]
-fn memory_saved_in_one_run_is_found_in_the_next() {
-    let (_ws, server) = memory_round_trip(None);
+fn memory_saved_in_one_run_is_found_in_the_next(host: Runner) {
+    let (_ws, server) = memory_round_trip(host, None);
     assert!(
         server.embedding_requests().is_empty(),
         "the local embedder must not call the network"
     );
 }
 
-#[test]
-fn memory_with_provider_embeddings() {
-    let (_ws, server) = memory_round_trip(Some("mock-embed-1"));
+fn memory_with_provider_embeddings(host: Runner) {
+    let (_ws, server) = memory_round_trip(host, Some("mock-embed-1"));
     let emb = server.embedding_requests();
     assert!(
         emb.len() >= 3,
@@ -213,8 +226,7 @@ fn memory_with_provider_embeddings() {
     }
 }
 
-#[test]
-fn session_continues_across_invocations() {
+fn session_continues_across_invocations(host: Runner) {
     let ws = Workspace::new();
     let server = MockServer::start(
         Script::new()
@@ -223,12 +235,12 @@ fn session_continues_across_invocations() {
             .text("Your name is Ada.")
             .text("I don't know yet."),
     );
-    let a = Agent::new(&ws)
+    let a = Agent::on(host, &ws)
         .openai(&server)
         .session("chat")
         .run("My name is Ada.");
     a.assert_success(&server);
-    let b = Agent::new(&ws)
+    let b = Agent::on(host, &ws)
         .openai(&server)
         .session("chat")
         .run("What is my name?");
@@ -258,7 +270,7 @@ fn session_continues_across_invocations() {
     );
 
     // Another session starts empty.
-    let c = Agent::new(&ws)
+    let c = Agent::on(host, &ws)
         .openai(&server)
         .session("other")
         .run("Who am I?");
@@ -271,8 +283,7 @@ fn session_continues_across_invocations() {
     assert_jsonl(&ws, "sessions/other.jsonl");
 }
 
-#[test]
-fn path_escapes_are_refused_and_the_turn_completes() {
+fn path_escapes_are_refused_and_the_turn_completes(host: Runner) {
     let ws = Workspace::new();
     std::fs::write(
         ws.outside().join("outside.txt"),
@@ -293,7 +304,9 @@ fn path_escapes_are_refused_and_the_turn_completes() {
             .tool("list_dir", json!({"path": ".."}))
             .text("I cannot access files outside the workspace."),
     );
-    let out = Agent::new(&ws).openai(&server).run("Show me the secrets");
+    let out = Agent::on(host, &ws)
+        .openai(&server)
+        .run("Show me the secrets");
     out.assert_success(&server);
     assert_eq!(out.reply(), "I cannot access files outside the workspace.");
     assert!(
@@ -316,7 +329,7 @@ fn path_escapes_are_refused_and_the_turn_completes() {
 }
 
 /// One tool round trip on a provider, checking its wire format end to end.
-fn provider_round_trip(anthropic: bool, stream: bool) {
+fn provider_round_trip(host: Runner, anthropic: bool, stream: bool) {
     let ws = Workspace::new();
     let server = MockServer::start(
         Script::new()
@@ -326,7 +339,7 @@ fn provider_round_trip(anthropic: bool, stream: bool) {
             )
             .text("Wrote it. ✓"),
     );
-    let agent = Agent::new(&ws);
+    let agent = Agent::on(host, &ws);
     let agent = if anthropic {
         agent.anthropic(&server)
     } else {
@@ -363,36 +376,31 @@ fn provider_round_trip(anthropic: bool, stream: bool) {
     assert!(!is_tool_error(&result, err), "{result}");
 }
 
-#[test]
-fn openai_streaming() {
-    provider_round_trip(false, true);
+fn openai_streaming(host: Runner) {
+    provider_round_trip(host, false, true);
 }
 
-#[test]
-fn openai_no_stream() {
-    provider_round_trip(false, false);
+fn openai_no_stream(host: Runner) {
+    provider_round_trip(host, false, false);
 }
 
-#[test]
-fn anthropic_streaming() {
-    provider_round_trip(true, true);
+fn anthropic_streaming(host: Runner) {
+    provider_round_trip(host, true, true);
 }
 
-#[test]
-fn anthropic_no_stream() {
-    provider_round_trip(true, false);
+fn anthropic_no_stream(host: Runner) {
+    provider_round_trip(host, true, false);
 }
 
-#[test]
-fn flags_override_environment() {
+fn flags_override_environment(host: Runner) {
     let ws = Workspace::new();
     let server = MockServer::start(Script::new().text("one").text("two"));
-    let out = Agent::new(&ws)
+    let out = Agent::on(host, &ws)
         .openai(&server)
         .env("WASICLAW_MODEL", "env-model")
         .run("hi");
     out.assert_success(&server);
-    let out = Agent::new(&ws)
+    let out = Agent::on(host, &ws)
         .openai(&server)
         .env("ANTHROPIC_BASE_URL", &server.anthropic_base())
         .env("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
@@ -422,15 +430,17 @@ fn flags_override_environment() {
 
 /// What `scripts/demo` does, twice in one session: the demo model must drive
 /// the real tools from the conversation state on every turn.
-#[test]
-fn demo_model_drives_real_tools_across_turns() {
+fn demo_model_drives_real_tools_across_turns(host: Runner) {
     use std::sync::Arc;
     use wasiclaw_tests::demo::{DemoModel, DEMO_LABEL};
 
     let ws = Workspace::new();
     let server = MockServer::bind(0, Arc::new(DemoModel::default())).expect("bind demo model");
     for message in ["Hello from wasiclaw", "Second turn works too"] {
-        let out = Agent::new(&ws).openai(&server).session("demo").run(message);
+        let out = Agent::on(host, &ws)
+            .openai(&server)
+            .session("demo")
+            .run(message);
         out.assert_success(&server);
         let reply = out.reply();
         assert!(reply.starts_with(DEMO_LABEL), "{out}");

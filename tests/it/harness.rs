@@ -197,23 +197,53 @@ impl Drop for Workspace {
     }
 }
 
-/// One `wasmtime run ... dist/wasiclaw.wasm ARGS` invocation, being configured.
+/// Which runtime runs `dist/wasiclaw.wasm` for an [`Agent`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runner {
+    /// `wasmtime run -S http --dir WS::/workspace --env K=V ...`: the guest
+    /// gets the environment, API key included.
+    Wasmtime,
+    /// `wasiclaw run --workspace WS ...` with the environment given to the
+    /// host, which passes the guest only what its policy allows and injects
+    /// the key itself.
+    Wasiclaw,
+}
+
+/// Generates the `#[test]`s for scenarios written as `fn name(x: T)`: one
+/// submodule per value, each with a test per scenario, e.g.
+/// `under_both!(wasmtime_run = Runner::Wasmtime, wasiclaw_run = Runner::Wasiclaw; a, b);`
+/// (the values are spliced into the submodules: `super::` reaches the file).
+macro_rules! under_both {
+    ($a:ident = $va:expr, $b:ident = $vb:expr; $($name:ident),* $(,)?) => {
+        mod $a {
+            $(#[test] fn $name() { super::$name($va) })*
+        }
+        mod $b {
+            $(#[test] fn $name() { super::$name($vb) })*
+        }
+    };
+}
+
+/// One run of `dist/wasiclaw.wasm ARGS` under a [`Runner`], being configured.
 pub struct Agent {
+    runner: Runner,
     ws: PathBuf,
     env: Vec<(String, String)>,
     args: Vec<String>,
 }
 
 impl Agent {
-    pub fn new(ws: &Workspace) -> Self {
+    pub fn on(runner: Runner, ws: &Workspace) -> Self {
         Agent {
+            runner,
             ws: ws.path().to_path_buf(),
             env: Vec::new(),
             args: Vec::new(),
         }
     }
 
-    /// Sets (or replaces) one guest environment variable.
+    /// Sets (or replaces) one environment variable: the guest's under
+    /// `wasmtime run`, the host's under `wasiclaw run`.
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.retain(|(key, _)| key != k);
         self.env.push((k.to_string(), v.to_string()));
@@ -257,24 +287,44 @@ impl Agent {
 
     /// Runs with exactly the configured arguments.
     pub fn exec(self) -> Output {
-        let mut cmd = Command::new(wasmtime());
-        cmd.arg("run").arg("-S").arg("http");
-        cmd.arg("--dir")
-            .arg(format!("{}::/workspace", self.ws.display()));
-        for (k, v) in &self.env {
-            cmd.arg("--env").arg(format!("{k}={v}"));
-        }
-        cmd.arg(wasm()).args(&self.args);
-        // The guest sees only the --env above; scrub the host anyway so a
-        // developer's real key can never reach a test.
-        for k in [
-            "OPENAI_API_KEY",
-            "ANTHROPIC_API_KEY",
-            "OPENAI_BASE_URL",
-            "ANTHROPIC_BASE_URL",
-        ] {
-            cmd.env_remove(k);
-        }
+        let mut cmd = match self.runner {
+            Runner::Wasmtime => {
+                let mut cmd = Command::new(wasmtime());
+                cmd.arg("run").arg("-S").arg("http");
+                cmd.arg("--dir")
+                    .arg(format!("{}::/workspace", self.ws.display()));
+                for (k, v) in &self.env {
+                    cmd.arg("--env").arg(format!("{k}={v}"));
+                }
+                cmd.arg(wasm()).args(&self.args);
+                // The guest sees only the --env above; scrub the host anyway
+                // so a developer's real key can never reach a test.
+                for k in [
+                    "OPENAI_API_KEY",
+                    "ANTHROPIC_API_KEY",
+                    "OPENAI_BASE_URL",
+                    "ANTHROPIC_BASE_URL",
+                ] {
+                    cmd.env_remove(k);
+                }
+                cmd
+            }
+            Runner::Wasiclaw => {
+                let mut cmd = Command::new(wasiclaw_bin());
+                cmd.arg("--module")
+                    .arg(wasm())
+                    .arg("--cache-dir")
+                    .arg(cache_dir())
+                    .arg("run")
+                    .arg("--workspace")
+                    .arg(&self.ws)
+                    .args(&self.args)
+                    .env_clear()
+                    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                    .envs(self.env.iter().map(|(k, v)| (k, v)));
+                cmd
+            }
+        };
         // Pinned, so results do not depend on the developer's shell: with it,
         // wasmtime puts host backtraces into wasi:http error strings, and the
         // agent must still print its error as one line.

@@ -2,9 +2,11 @@
 //! `wasmtime run` CLI against mock providers on 127.0.0.1. Build first with
 //! `scripts/build`; a missing artifact fails the suite rather than skipping it.
 
+#[macro_use]
+mod harness;
+
 mod agent_faults;
 mod agent_run;
-mod harness;
 mod host;
 mod limits;
 mod serve;
