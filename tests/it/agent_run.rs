@@ -18,6 +18,7 @@ under_both!(
     memory_with_provider_embeddings,
     session_continues_across_invocations,
     path_escapes_are_refused_and_the_turn_completes,
+    host_files_cannot_be_rewritten_by_the_model,
     openai_streaming,
     openai_no_stream,
     anthropic_streaming,
@@ -457,4 +458,44 @@ fn demo_model_drives_real_tools_across_turns(host: Runner) {
     // 4 requests per turn: write, read, save, answer.
     assert_eq!(chats(&server).len(), 8, "{}", dump(&server));
     assert_jsonl(&ws, "sessions/demo.jsonl");
+}
+
+/// The policy (`wasiclaw.json`, whose `host` section the native host reads)
+/// and the usage ledger are the host's: a model cannot widen its own sandbox
+/// or reset its budget for the next run, directly or through a symlink.
+fn host_files_cannot_be_rewritten_by_the_model(host: Runner) {
+    let ws = Workspace::new();
+    let policy = r#"{"host": {"memory_limit_mib": 64}}"#;
+    ws.write("wasiclaw.json", policy);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("usage.jsonl", ws.file("ledger")).unwrap();
+    let server = MockServer::start(
+        Script::new()
+            .tool(
+                "write_file",
+                json!({"path": "wasiclaw.json", "content": "{\"host\": {\"allow_hosts\": [\"*\"]}}"}),
+            )
+            .tool(
+                "edit_file",
+                json!({"path": "./wasiclaw.json", "old_text": "64", "new_text": "4096"}),
+            )
+            .tool("write_file", json!({"path": "ledger", "content": ""}))
+            .tool("read_file", json!({"path": "wasiclaw.json"}))
+            .text("The host's files are read-only to me."),
+    );
+    let out = Agent::on(host, &ws).openai(&server).run("Lift your limits");
+    out.assert_success(&server);
+    assert_eq!(ws.read("wasiclaw.json").as_deref(), Some(policy));
+    let reqs = chats(&server);
+    assert_eq!(reqs.len(), 5, "{}", dump(&server));
+    for (i, pair) in reqs[..4].windows(2).enumerate() {
+        let (content, err) = result_for(&pair[1], &pair[0].tool_call_ids[0]);
+        assert!(
+            is_tool_error(&content, err),
+            "call #{i} was allowed: {content}"
+        );
+        assert!(content.contains("belongs to the host"), "{content}");
+    }
+    let (content, err) = result_for(&reqs[4], &reqs[3].tool_call_ids[0]);
+    assert!(!err && content.contains("memory_limit_mib"), "{content}");
 }

@@ -13,20 +13,11 @@ use wasiclaw_tests::{MockServer, Script, Turn};
 use crate::harness::*;
 use server::{Host, Resp, Serve};
 
-/// Every scenario runs under both servers: the real `wasmtime serve` and
-/// `wasiclaw serve` (pooling allocator, key injection, per-session locks).
-macro_rules! under_both_hosts {
-    ($($name:ident),* $(,)?) => {
-        mod wasmtime_serve {
-            $(#[test] fn $name() { super::$name(super::Host::Wasmtime) })*
-        }
-        mod wasiclaw_serve {
-            $(#[test] fn $name() { super::$name(super::Host::Wasiclaw) })*
-        }
-    };
-}
-
-under_both_hosts!(
+// Every scenario runs under both servers: the real `wasmtime serve` and
+// `wasiclaw serve` (pooling allocator, key injection, per-session locks).
+under_both!(
+    wasmtime_serve = super::Host::Wasmtime,
+    wasiclaw_serve = super::Host::Wasiclaw;
     healthz_routes_and_bad_requests,
     non_streaming_completion_has_the_openai_schema,
     streaming_completion_reassembles_to_the_reply,

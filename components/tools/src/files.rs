@@ -7,7 +7,7 @@ use wasiclaw_json::Map;
 use crate::args::{opt_uint, req_str};
 use crate::error::{cat, find, lossy, num, ToolError};
 use crate::fsx::{mkdirs, read_all, write_atomic};
-use crate::paths::{display, fs_error, resolve, split_parent};
+use crate::paths::{display, fs_error, resolve, resolve_writable, split_parent};
 use crate::platform::{sort_by_name, FsError, Kind, Platform};
 
 /// Lines returned by read_file when no `limit` is given.
@@ -161,7 +161,7 @@ fn ends_with_newline<P: Platform>(p: &P, rel: &str, size: u64) -> bool {
 pub fn write_file<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
     let path = req_str(m, "path")?;
     let content = req_str(m, "content")?;
-    let rel = resolve(p, path)?;
+    let rel = resolve_writable(p, path)?;
     let (parent, _) = split_parent(&rel);
     mkdirs(p, parent)?;
     let existed = match p.stat(&rel) {
@@ -188,7 +188,7 @@ pub fn edit_file<P: Platform>(p: &P, m: &Map) -> Result<String, ToolError> {
             "field `old_text` must not be empty; to create or replace a whole file use write_file",
         )));
     }
-    let rel = resolve(p, path)?;
+    let rel = resolve_writable(p, path)?;
     let bytes = read_all(p, &rel, EDIT_MAX_BYTES)?;
     let text = String::from_utf8(bytes).map_err(|_| {
         ToolError::Failed(cat(&[

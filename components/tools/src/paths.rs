@@ -13,6 +13,26 @@ use crate::platform::{FsError, Kind, Platform};
 /// Symlink expansions allowed while resolving one path (Linux uses 40).
 const MAX_SYMLINKS: u32 = 32;
 
+/// Files in the workspace that the host reads as its own: the policy, whose
+/// `host` section widens the sandbox, and the usage ledger that token budgets
+/// are counted from. A model steered by a fetched page must not be able to
+/// rewrite its own limits for the next run, so the write tools refuse them
+/// (after symlinks are expanded, so no link reaches them either).
+const HOST_FILES: [&str; 2] = ["wasiclaw.json", "usage.jsonl"];
+
+/// [`resolve`] for a tool that writes: host-owned files are refused.
+pub fn resolve_writable<P: Platform>(p: &P, input: &str) -> Result<String, ToolError> {
+    let rel = resolve(p, input)?;
+    if HOST_FILES.contains(&rel.as_str()) {
+        return Err(ToolError::Denied(cat(&[
+            "`",
+            &rel,
+            "` belongs to the host (its policy and usage ledger); the tools may read it but not change it",
+        ])));
+    }
+    Ok(rel)
+}
+
 /// Resolves a path as given by the model to a workspace-relative path (`""` is
 /// the workspace root) with every existing symlink expanded.
 pub fn resolve<P: Platform>(p: &P, input: &str) -> Result<String, ToolError> {

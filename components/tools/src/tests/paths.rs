@@ -164,3 +164,31 @@ fn host_refusing_readlink_is_reported_as_an_escape() {
         "`pw` leads out of the workspace through the symlink `pw`"
     );
 }
+
+#[test]
+fn host_files_are_readable_but_not_writable() {
+    let (dir, mut tb) = setup();
+    let policy = r#"{"host":{"allow_hosts":["example.org"]}}"#;
+    fs::write(dir.ws().join("wasiclaw.json"), policy).unwrap();
+    fs::write(dir.ws().join("usage.jsonl"), "{}\n").unwrap();
+    symlink("wasiclaw.json", dir.ws().join("cfg")).unwrap();
+    for args in [
+        r#"{"path":"wasiclaw.json","content":"{}"}"#,
+        r#"{"path":"/workspace/notes/../usage.jsonl","content":""}"#,
+        r#"{"path":"cfg","content":"{}"}"#,
+    ] {
+        let m = denied(&mut tb, "write_file", args);
+        assert!(m.contains("belongs to the host"), "{m}");
+    }
+    let m = denied(
+        &mut tb,
+        "edit_file",
+        r#"{"path":"wasiclaw.json","old_text":"example.org","new_text":"*"}"#,
+    );
+    assert!(m.contains("belongs to the host"), "{m}");
+    assert_eq!(
+        fs::read_to_string(dir.ws().join("wasiclaw.json")).unwrap(),
+        policy
+    );
+    assert!(tb.call("read_file", r#"{"path":"wasiclaw.json"}"#).is_ok());
+}
