@@ -457,3 +457,59 @@ fn serve_answers_chat_completions_with_the_host_key() {
     assert_eq!(usage.len(), 1, "{usage:?}");
     assert_eq!(usage[0]["session"], "web");
 }
+
+#[test]
+fn chat_runs_one_streamed_turn_per_line_in_one_session() {
+    use std::io::Write;
+    let ws = Workspace::new();
+    let server = MockServer::start(
+        Script::new()
+            .text("Hello, first line.")
+            .text("Second reply."),
+    );
+    let mut child = Command::new(wasiclaw_bin())
+        .arg("--module")
+        .arg(wasm())
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .args(["chat", "--session", "talk", "--workspace"])
+        .arg(ws.path())
+        .env_clear()
+        .env("OPENAI_API_KEY", HOST_KEY)
+        .env("OPENAI_BASE_URL", server.openai_base())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wasiclaw chat");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(b"hi there\nand again\n")
+        .expect("write to chat");
+    let out = child.wait_with_output().expect("wait for wasiclaw chat");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let first = stdout.find("Hello, first line.");
+    let second = stdout.find("Second reply.");
+    assert!(
+        first.is_some() && second.is_some() && first < second,
+        "{stdout}\n{stderr}"
+    );
+    let chats = server.chat_requests();
+    assert_eq!(chats.len(), 2, "{stderr}");
+    assert!(chats.iter().all(|c| c.stream()), "chat streams tokens");
+    assert!(
+        chats[1]
+            .conversation()
+            .iter()
+            .any(|t| matches!(t, wasiclaw_tests::Turn::User(u) if u == "hi there")),
+        "the second line continues the session"
+    );
+    assert_eq!(
+        crate::harness::assert_jsonl(&ws, "sessions/talk.jsonl").len(),
+        4
+    );
+}
