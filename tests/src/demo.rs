@@ -146,6 +146,26 @@ impl Responder for DemoModel {
     }
 }
 
+/// The [`Responder`] behind `wasiclaw-demo-model --instant`: every chat
+/// request gets the same short text answer at once, no tool calls, so a
+/// benchmark of `wasiclaw serve` measures the host and the guest, not the
+/// model. Each request is still validated and answered in its wire format.
+#[derive(Debug, Default)]
+pub struct InstantModel;
+
+/// What [`InstantModel`] answers.
+pub const INSTANT_REPLY: &str = "wasiclaw demo model (offline, scripted): instant reply.";
+
+impl Responder for InstantModel {
+    fn respond(&self, _request: &ChatRequest) -> Option<Reply> {
+        Some(Reply::text(INSTANT_REPLY))
+    }
+
+    fn model_name(&self) -> Option<String> {
+        Some(DEMO_LABEL.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +270,24 @@ mod tests {
             panic!()
         };
         assert!(tool_calls.is_empty());
+    }
+
+    #[test]
+    fn instant_model_answers_text_even_when_tools_are_offered() {
+        let request = ChatRequest {
+            format: crate::conversation::Format::OpenAi,
+            index: 7,
+            body: json!({
+                "model": "m",
+                "messages": [{"role": "user", "content": "hi"}],
+                "tools": [{"type": "function", "function": {"name": "write_file"}}],
+            }),
+        };
+        assert_eq!(
+            InstantModel.respond(&request),
+            Some(Reply::text(INSTANT_REPLY))
+        );
+        assert_eq!(InstantModel.model_name().as_deref(), Some(DEMO_LABEL));
     }
 
     #[test]

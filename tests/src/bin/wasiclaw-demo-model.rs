@@ -5,19 +5,24 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use wasiclaw_tests::demo::{DemoModel, DEMO_LABEL};
+use wasiclaw_tests::demo::{DemoModel, InstantModel, DEMO_LABEL};
 use wasiclaw_tests::MockServer;
+use wasiclaw_tests::Responder;
 
-const USAGE: &str = "usage: wasiclaw-demo-model [--port PORT] [--quiet]
+const USAGE: &str = "usage: wasiclaw-demo-model [--port PORT] [--quiet] [--instant]
 
 Serves the wasiclaw demo model (offline, scripted) at http://127.0.0.1:PORT/v1
 (OpenAI Chat Completions, streaming and not, plus /v1/embeddings).
 PORT 0 (the default) picks a free port. The first line on stdout is
-`listening on http://127.0.0.1:PORT/v1`. Runs until killed.";
+`listening on http://127.0.0.1:PORT/v1`. Runs until killed.
+
+--instant answers every chat request at once with a short text and no tool
+calls (for benchmarks of `wasiclaw serve`), instead of the 4-request tool turn.";
 
 fn main() -> ExitCode {
     let mut port: u16 = 0;
     let mut verbose = true;
+    let mut instant = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -29,6 +34,7 @@ fn main() -> ExitCode {
                 }
             },
             "--quiet" => verbose = false,
+            "--instant" => instant = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -39,7 +45,12 @@ fn main() -> ExitCode {
             }
         }
     }
-    let server = match MockServer::bind(port, Arc::new(DemoModel { verbose })) {
+    let responder: Arc<dyn Responder> = if instant {
+        Arc::new(InstantModel)
+    } else {
+        Arc::new(DemoModel { verbose })
+    };
+    let server = match MockServer::bind(port, responder) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("wasiclaw-demo-model: cannot listen on 127.0.0.1:{port}: {e}");
@@ -48,7 +59,11 @@ fn main() -> ExitCode {
     };
     // Scripts wait for this exact line to learn the port.
     println!("listening on {}", server.openai_base());
-    eprintln!("{DEMO_LABEL}: not a real LLM; it writes a note, reads it back, saves a memory and summarises.");
+    if instant {
+        eprintln!("{DEMO_LABEL}: not a real LLM; --instant: every chat request gets a short text answer at once.");
+    } else {
+        eprintln!("{DEMO_LABEL}: not a real LLM; it writes a note, reads it back, saves a memory and summarises.");
+    }
     server.wait();
     ExitCode::SUCCESS
 }

@@ -1,0 +1,485 @@
+//! wasiclaw-load: a small closed-loop HTTP/1.1 load generator for
+//! benchmarking `wasiclaw serve` on loopback. Each of C threads keeps one
+//! keep-alive connection and sends its next request as soon as the previous
+//! answer is read, until N requests are done or the time cap is reached.
+//! It reports requests/s, latency percentiles, and the `Server-Timing`
+//! durations the server attached.
+
+mod response;
+
+use std::io::{BufReader, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use response::{read_response, ResponseError};
+
+const USAGE: &str = "usage: wasiclaw-load --url http://127.0.0.1:PORT/PATH [--method M]
+       [--body-file F] [--header 'name: value']... [--connections C]
+       [--requests N] [--max-secs S]
+
+Sends N requests (default 1000) over C keep-alive connections (default 1),
+each connection sending its next request when the previous answer is read,
+and stops early after S seconds (default 60). Loopback hosts only
+(127.0.0.0/8, ::1, localhost). In header values, {conn} is replaced by the
+connection number and {req} by the request number, e.g.
+--header 'x-wasiclaw-session: bench-{conn}-{req}'.
+Prints requests/s, latency min/median/p99/max and the median/p99 of the
+server-timing `instantiate` and `guest` durations when the server sends them.
+Exits 1 when a request failed or was answered with a non-2xx status.";
+
+struct Config {
+    addr: SocketAddr,
+    /// `Host` header: the URL's authority as written.
+    authority: String,
+    path: String,
+    method: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    connections: usize,
+    requests: usize,
+    max: Duration,
+}
+
+/// Splits `http://host[:port]/path` and refuses anything but loopback.
+fn parse_url(url: &str) -> Result<(SocketAddr, String, String), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url:?}: only http:// URLs are supported"))?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
+    if authority.contains('@') {
+        return Err(format!("{url:?}: credentials in the URL are not supported"));
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("{url:?}: unclosed '[' in the host"))?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    let port: u16 = match port {
+        None => 80,
+        Some(p) => p.parse().map_err(|_| format!("{url:?}: bad port {p:?}"))?,
+    };
+    let ip: IpAddr = if host.eq_ignore_ascii_case("localhost") {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        host.parse()
+            .map_err(|_| format!("{url:?}: the host must be an IP address or localhost"))?
+    };
+    if !ip.is_loopback() {
+        return Err(format!(
+            "{url:?}: {ip} is not a loopback address; wasiclaw-load only sends to 127.0.0.0/8, ::1 and localhost"
+        ));
+    }
+    Ok((SocketAddr::new(ip, port), authority.to_string(), path))
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Config, String> {
+    let mut url = None;
+    let mut method = "GET".to_string();
+    let mut headers = Vec::new();
+    let mut body = Vec::new();
+    let (mut connections, mut requests, mut max_secs) = (1usize, 1000usize, 60u64);
+    let mut args = args.into_iter();
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--url" => url = Some(value()?),
+            "--method" => method = value()?,
+            "--body-file" => {
+                let f = value()?;
+                body = std::fs::read(&f).map_err(|e| format!("cannot read {f}: {e}"))?;
+            }
+            "--header" => {
+                let h = value()?;
+                let (k, v) = h
+                    .split_once(':')
+                    .ok_or_else(|| format!("--header {h:?}: expected 'name: value'"))?;
+                let (k, v) = (k.trim(), v.trim());
+                if k.is_empty()
+                    || !k.bytes().all(|b| b.is_ascii_graphic())
+                    || v.contains(['\r', '\n'])
+                {
+                    return Err(format!("--header {h:?}: not a valid header"));
+                }
+                if ["host", "content-length", "transfer-encoding", "connection"]
+                    .iter()
+                    .any(|n| k.eq_ignore_ascii_case(n))
+                {
+                    return Err(format!("--header {k}: set by wasiclaw-load itself"));
+                }
+                headers.push((k.to_string(), v.to_string()));
+            }
+            "--connections" => {
+                connections = value()?
+                    .parse()
+                    .ok()
+                    .filter(|c| (1..=256).contains(c))
+                    .ok_or("--connections needs a number 1..=256")?
+            }
+            "--requests" => {
+                requests = value()?
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=10_000_000).contains(n))
+                    .ok_or("--requests needs a number 1..=10000000")?
+            }
+            "--max-secs" => {
+                max_secs = value()?
+                    .parse()
+                    .ok()
+                    .filter(|s| (1..=3600).contains(s))
+                    .ok_or("--max-secs needs a number 1..=3600")?
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let url = url.ok_or("--url is required")?;
+    let (addr, authority, path) = parse_url(&url)?;
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!("--method {method:?}: expected e.g. GET or POST"));
+    }
+    Ok(Config {
+        addr,
+        authority,
+        path,
+        method,
+        headers,
+        body,
+        connections,
+        requests,
+        max: Duration::from_secs(max_secs),
+    })
+}
+
+fn request_bytes(cfg: &Config, conn: usize, req: usize) -> Vec<u8> {
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nhost: {}\r\n",
+        cfg.method, cfg.path, cfg.authority
+    );
+    for (k, v) in &cfg.headers {
+        let v = v
+            .replace("{conn}", &conn.to_string())
+            .replace("{req}", &req.to_string());
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !cfg.body.is_empty() || cfg.method == "POST" || cfg.method == "PUT" {
+        head.push_str(&format!("content-length: {}\r\n", cfg.body.len()));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(&cfg.body);
+    bytes
+}
+
+/// What one connection's thread saw.
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<Duration>,
+    instantiate_ms: Vec<f64>,
+    guest_ms: Vec<f64>,
+    non_2xx: Vec<u16>,
+    failures: Vec<String>,
+    reconnects: usize,
+}
+
+type Conn = (BufReader<TcpStream>, TcpStream);
+
+fn connect(cfg: &Config, left: Duration) -> std::io::Result<Conn> {
+    let s = TcpStream::connect_timeout(&cfg.addr, left.min(Duration::from_secs(5)))?;
+    s.set_nodelay(true)?;
+    Ok((BufReader::new(s.try_clone()?), s))
+}
+
+/// One request on `conn` (connected first if needed); the connection is
+/// dropped when the server closes it or anything goes wrong.
+fn exchange(
+    cfg: &Config,
+    conn: &mut Option<Conn>,
+    bytes: &[u8],
+    left: Duration,
+    tally: &mut Tally,
+) -> Result<(), String> {
+    if conn.is_none() {
+        *conn = Some(connect(cfg, left).map_err(|e| format!("connect to {}: {e}", cfg.addr))?);
+    }
+    let Some((reader, writer)) = conn.as_mut() else {
+        return Err("no connection".into());
+    };
+    let started = Instant::now();
+    let result = (|| -> Result<response::Response, ResponseError> {
+        writer.set_write_timeout(Some(left))?;
+        writer.set_read_timeout(Some(left))?;
+        writer.write_all(bytes)?;
+        read_response(reader, cfg.method == "HEAD")
+    })();
+    let resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            *conn = None;
+            return Err(e.to_string());
+        }
+    };
+    tally.latencies.push(started.elapsed());
+    if !(200..300).contains(&resp.status) {
+        tally.non_2xx.push(resp.status);
+    }
+    if let Some(ms) = resp.server_timing_ms("instantiate") {
+        tally.instantiate_ms.push(ms);
+    }
+    if let Some(ms) = resp.server_timing_ms("guest") {
+        tally.guest_ms.push(ms);
+    }
+    if resp.close {
+        *conn = None;
+        tally.reconnects += 1;
+    }
+    Ok(())
+}
+
+fn worker(cfg: &Config, id: usize, next: &AtomicUsize, deadline: Instant) -> Tally {
+    let mut tally = Tally::default();
+    let mut conn = None;
+    let mut failed_in_a_row = 0;
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if i >= cfg.requests || left.is_zero() {
+            return tally;
+        }
+        match exchange(cfg, &mut conn, &request_bytes(cfg, id, i), left, &mut tally) {
+            Ok(()) => failed_in_a_row = 0,
+            Err(e) => {
+                tally.failures.push(format!("request {i}: {e}"));
+                failed_in_a_row += 1;
+                // A server that is gone: stop instead of spinning on it.
+                if failed_in_a_row == 3 {
+                    return tally;
+                }
+            }
+        }
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn timing_line(name: &str, mut v: Vec<f64>, responses: usize) -> String {
+    v.sort_by(f64::total_cmp);
+    match (percentile(&v, 50.0), percentile(&v, 99.0)) {
+        (Some(med), Some(p99)) => format!(
+            "server-timing {name} ms: median {med:.3} p99 {p99:.3} ({} of {responses} responses)",
+            v.len()
+        ),
+        _ => format!("server-timing {name}: not in the responses"),
+    }
+}
+
+fn run(cfg: &Config) -> bool {
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    let deadline = started + cfg.max;
+    let tallies: Vec<Tally> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..cfg.connections)
+            .map(|id| {
+                let next = &next;
+                s.spawn(move || worker(cfg, id, next, deadline))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let wall = started.elapsed();
+    let mut all = Tally::default();
+    for t in tallies {
+        all.latencies.extend(t.latencies);
+        all.instantiate_ms.extend(t.instantiate_ms);
+        all.guest_ms.extend(t.guest_ms);
+        all.non_2xx.extend(t.non_2xx);
+        all.failures.extend(t.failures);
+        all.reconnects += t.reconnects;
+    }
+    let done = all.latencies.len();
+    all.latencies.sort();
+    println!(
+        "{} http://{}{} over {} connection(s): {done} of {} requests answered in {:.3} s ({} non-2xx, {} failed, {} reconnects)",
+        cfg.method,
+        cfg.authority,
+        cfg.path,
+        cfg.connections,
+        cfg.requests,
+        wall.as_secs_f64(),
+        all.non_2xx.len(),
+        all.failures.len(),
+        all.reconnects
+    );
+    println!("throughput: {:.1} req/s", done as f64 / wall.as_secs_f64());
+    if let (Some(min), Some(med), Some(p99), Some(max)) = (
+        all.latencies.first(),
+        percentile(&all.latencies, 50.0),
+        percentile(&all.latencies, 99.0),
+        all.latencies.last(),
+    ) {
+        println!(
+            "latency ms: min {:.3} median {:.3} p99 {:.3} max {:.3}",
+            ms(*min),
+            ms(med),
+            ms(p99),
+            ms(*max)
+        );
+    }
+    println!("{}", timing_line("instantiate", all.instantiate_ms, done));
+    println!("{}", timing_line("guest", all.guest_ms, done));
+    let mut ok = true;
+    if done < cfg.requests {
+        eprintln!(
+            "wasiclaw-load: only {done} of {} requests answered (time cap {} s)",
+            cfg.requests,
+            cfg.max.as_secs()
+        );
+        ok = false;
+    }
+    if let Some(status) = all.non_2xx.first() {
+        eprintln!(
+            "wasiclaw-load: {} non-2xx answers, the first {status}",
+            all.non_2xx.len()
+        );
+        ok = false;
+    }
+    for f in all.failures.iter().take(5) {
+        eprintln!("wasiclaw-load: {f}");
+    }
+    ok && all.failures.is_empty()
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let cfg = match parse_args(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("wasiclaw-load: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    if run(&cfg) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Result<Config, String> {
+        parse_args(s.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn only_loopback_urls() {
+        let (addr, authority, path) =
+            parse_url("http://127.0.0.1:8080/v1/chat/completions").expect("ok");
+        assert_eq!(addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            (authority.as_str(), path.as_str()),
+            ("127.0.0.1:8080", "/v1/chat/completions")
+        );
+        assert_eq!(parse_url("http://localhost?x=1").expect("ok").2, "/?x=1");
+        assert_eq!(
+            parse_url("http://[::1]:9/").expect("ok").0.to_string(),
+            "[::1]:9"
+        );
+        assert_eq!(parse_url("http://127.1.2.3").expect("ok").0.port(), 80);
+        for bad in [
+            "http://10.0.0.1/",
+            "http://example.com/",
+            "https://127.0.0.1/",
+            "http://[::2]:1/",
+            "http://u@127.0.0.1/",
+            "http://127.0.0.1:x/",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+        let e = parse_url("http://192.168.1.1:80/")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("not a loopback address"), "{e}");
+    }
+
+    #[test]
+    fn arguments_and_request_bytes() {
+        let cfg = args(&[
+            "--url",
+            "http://127.0.0.1:1/p",
+            "--method",
+            "POST",
+            "--header",
+            "x-s: s-{conn}-{req}",
+            "--connections",
+            "2",
+        ])
+        .expect("ok");
+        let text = String::from_utf8(request_bytes(&cfg, 1, 42)).expect("utf8");
+        assert_eq!(
+            text,
+            "POST /p HTTP/1.1\r\nhost: 127.0.0.1:1\r\nx-s: s-1-42\r\ncontent-length: 0\r\n\r\n"
+        );
+        assert_eq!(cfg.connections, 2);
+        for bad in [
+            &["--url", "http://127.0.0.1:1/", "--connections", "0"][..],
+            &["--url", "http://127.0.0.1:1/", "--header", "nocolon"],
+            &["--url", "http://127.0.0.1:1/", "--header", "host: x"],
+            &["--url", "http://127.0.0.1:1/", "--method", "get me"],
+            &[
+                "--url",
+                "http://127.0.0.1:1/",
+                "--body-file",
+                "/nonexistent/wasiclaw-load",
+            ],
+            &["--requests", "5"],
+            &["--url"],
+        ] {
+            assert!(args(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u32> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50.0), Some(50));
+        assert_eq!(percentile(&v, 99.0), Some(99));
+        assert_eq!(percentile(&[7], 99.0), Some(7));
+        assert_eq!(percentile::<u32>(&[], 50.0), None);
+    }
+}
