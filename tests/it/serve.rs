@@ -25,6 +25,7 @@ under_both!(
     tool_calling_turn_writes_the_workspace,
     provider_failure_is_a_502_with_an_openai_error,
     official_openai_python_client,
+    concurrent_turns_of_one_session_both_land,
 );
 
 pub fn user(text: &str) -> Value {
@@ -405,4 +406,62 @@ fn official_openai_python_client(host: Host) {
             ),
         "session 'py' carries the first exchange: {conv:#?}"
     );
+}
+
+/// Answers every chat after a pause, so two turns of one session overlap
+/// unless the server serialises them.
+struct Unhurried;
+
+impl wasiclaw_tests::Responder for Unhurried {
+    fn respond(&self, request: &wasiclaw_tests::ChatRequest) -> Option<wasiclaw_tests::Reply> {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        Some(wasiclaw_tests::Reply::text(&format!(
+            "reply {}",
+            request.index
+        )))
+    }
+}
+
+/// Two concurrent requests of one session both land in the session file.
+/// `wasiclaw serve` runs them one at a time, so the later turn sees the
+/// earlier one; `wasmtime serve` runs them at once, and the agent's save
+/// keeps the other turn's messages and adds its own after them.
+fn concurrent_turns_of_one_session_both_land(host: Host) {
+    let ws = Workspace::new();
+    let server = MockServer::bind(0, std::sync::Arc::new(Unhurried)).expect("bind mock");
+    let s = Serve::start(host, &ws, &server);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let turns: Vec<_> = ["one", "two"]
+            .into_iter()
+            .map(|text| {
+                let s = &s;
+                scope.spawn(move || {
+                    s.chat(&json!({"messages": [user(text)], "user": "shared"}), &[])
+                        .status
+                })
+            })
+            .collect();
+        turns
+            .into_iter()
+            .map(|t| t.join().expect("request thread"))
+            .collect()
+    });
+    assert_eq!(statuses, [200, 200], "{}", s.log());
+    let lines = assert_jsonl(&ws, "sessions/shared.jsonl");
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let text: String = lines.iter().map(|l| l.to_string()).collect();
+    assert!(
+        text.contains("\"one\"") && text.contains("\"two\""),
+        "{text}"
+    );
+    let reqs = chats(&server);
+    assert_eq!(reqs.len(), 2);
+    if host == Host::Wasiclaw {
+        let users_seen = reqs[1]
+            .conversation()
+            .iter()
+            .filter(|t| matches!(t, Turn::User(_)))
+            .count();
+        assert_eq!(users_seen, 2, "the later turn carries the earlier one");
+    }
 }

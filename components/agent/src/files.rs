@@ -13,6 +13,9 @@ pub trait Files {
     fn create_dir(&mut self, path: &str) -> Result<(), String>;
     /// Creates or truncates `path`, writes `data` and syncs it to storage.
     fn write(&mut self, path: &str, data: &[u8]) -> Result<(), String>;
+    /// Creates `path` empty if nothing is there; `Ok(false)` if something
+    /// is. Atomic, so it can serve as a lock between processes.
+    fn create_new(&mut self, path: &str) -> Result<bool, String>;
     /// Replaces `to` with `from` atomically.
     fn rename(&mut self, from: &str, to: &str) -> Result<(), String>;
     fn remove(&mut self, path: &str) -> Result<(), String>;
@@ -40,6 +43,18 @@ impl Files for StdFiles {
         let mut f = std::fs::File::create(self.root.join(path)).map_err(|e| e.to_string())?;
         f.write_all(data).map_err(|e| e.to_string())?;
         f.sync_all().map_err(|e| e.to_string())
+    }
+
+    fn create_new(&mut self, path: &str) -> Result<bool, String> {
+        let open = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(self.root.join(path));
+        match open {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {

@@ -1,9 +1,17 @@
 //! Sessions: `sessions/<name>.jsonl` in the workspace, one message per line.
 //! Saving rewrites the file through a temp file and a rename, so a crash or a
-//! failed turn leaves the previous version whole.
+//! failed turn leaves the previous version whole. Two turns of one session
+//! may run at once (`wasmtime serve` handles requests concurrently, and two
+//! `run`s can overlap): a save holds a lock file while it reads, checks and
+//! replaces the session, and a save that finds another turn's messages
+//! appended since its load keeps them and adds its own after them, so
+//! neither turn is lost.
+
+use std::time::Duration;
 
 use crate::error::AgentError;
 use crate::files::Files;
+use crate::http::Clock;
 use crate::message::{Message, Role};
 
 pub const DEFAULT_SESSION: &str = "default";
@@ -31,6 +39,34 @@ pub fn path(name: &str) -> String {
     format!("sessions/{name}.jsonl")
 }
 
+/// The session file as a turn loaded it: a save compares the file against
+/// it to notice another writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Base {
+    len: usize,
+    hash: u64,
+    /// How many of the turn's messages came from the file.
+    messages: usize,
+}
+
+impl Default for Base {
+    /// A session that did not exist.
+    fn default() -> Self {
+        Base {
+            len: 0,
+            hash: fnv1a(b""),
+            messages: 0,
+        }
+    }
+}
+
+/// FNV-1a: enough to tell whether a file still starts with what was read.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// Reads a session; a missing file is an empty session. Corrupt lines are
 /// skipped and reported through `warn`, the rest is kept.
 pub fn load(
@@ -38,10 +74,19 @@ pub fn load(
     name: &str,
     warn: &mut dyn FnMut(&str),
 ) -> Result<Vec<Message>, AgentError> {
+    load_base(files, name, warn).map(|(m, _)| m)
+}
+
+/// [`load`], plus the [`Base`] to give [`save`].
+pub fn load_base(
+    files: &mut dyn Files,
+    name: &str,
+    warn: &mut dyn FnMut(&str),
+) -> Result<(Vec<Message>, Base), AgentError> {
     let p = path(name);
     let bytes = match files.read(&p) {
         Ok(Some(b)) => b,
-        Ok(None) => return Ok(Vec::new()),
+        Ok(None) => return Ok((Vec::new(), Base::default())),
         Err(e) => return Err(AgentError::Session(format!("cannot read {p}: {e}"))),
     };
     let mut out = Vec::new();
@@ -60,7 +105,13 @@ pub fn load(
             )),
         }
     }
-    Ok(repair(out))
+    let out = repair(out);
+    let base = Base {
+        len: bytes.len(),
+        hash: fnv1a(&bytes),
+        messages: out.len(),
+    };
+    Ok((out, base))
 }
 
 /// Makes a loaded history valid for the providers after lines were lost:
@@ -101,22 +152,85 @@ pub fn repair(msgs: Vec<Message>) -> Vec<Message> {
     out
 }
 
-/// Writes the whole session to a temp file (synced) and renames it over the
-/// old one; on any failure the old file is untouched.
-pub fn save(files: &mut dyn Files, name: &str, msgs: &[Message]) -> Result<(), AgentError> {
-    let err =
-        |what: &str, p: &str, e: String| AgentError::Session(format!("cannot {what} {p}: {e}"));
+/// Writes the session to a temp file (synced) and renames it over the old
+/// one; on any failure the old file is untouched. `msgs` is the whole
+/// history as the turn knows it, of which the first `base.messages` came
+/// from the file `base` describes. If another turn has appended to the file
+/// since, the file is kept and this turn's new messages go after it; if the
+/// file was otherwise replaced, nothing is written and the error says so.
+pub fn save(
+    files: &mut dyn Files,
+    clock: &mut dyn Clock,
+    name: &str,
+    msgs: &[Message],
+    base: &Base,
+) -> Result<(), AgentError> {
     files
         .create_dir("sessions")
-        .map_err(|e| err("create", "sessions", e))?;
-    let mut text = String::new();
-    for m in msgs {
-        text.push_str(&m.to_json());
-        text.push('\n');
+        .map_err(|e| AgentError::Session(format!("cannot create sessions: {e}")))?;
+    let lock = format!("sessions/.{name}.jsonl.lock");
+    take_lock(files, clock, &lock)?;
+    let saved = save_locked(files, name, msgs, base);
+    let _ = files.remove(&lock);
+    saved
+}
+
+/// Saves take milliseconds, so a lock older than this was left by a turn
+/// that died mid-save (a host's time limit, a crash) and is taken over.
+const LOCK_PATIENCE: Duration = Duration::from_secs(3);
+const LOCK_POLL: Duration = Duration::from_millis(20);
+
+fn take_lock(files: &mut dyn Files, clock: &mut dyn Clock, lock: &str) -> Result<(), AgentError> {
+    let err = |e: String| AgentError::Session(format!("cannot lock {lock}: {e}"));
+    let tries = LOCK_PATIENCE.as_millis() / LOCK_POLL.as_millis();
+    for _ in 0..tries {
+        if files.create_new(lock).map_err(err)? {
+            return Ok(());
+        }
+        clock.sleep(LOCK_POLL);
     }
-    let tmp = format!("sessions/.{name}.jsonl.tmp");
+    let _ = files.remove(lock);
+    match files.create_new(lock).map_err(err)? {
+        true => Ok(()),
+        false => Err(err("another turn keeps it".into())),
+    }
+}
+
+fn save_locked(
+    files: &mut dyn Files,
+    name: &str,
+    msgs: &[Message],
+    base: &Base,
+) -> Result<(), AgentError> {
+    let err =
+        |what: &str, p: &str, e: String| AgentError::Session(format!("cannot {what} {p}: {e}"));
     let target = path(name);
-    if let Err(e) = files.write(&tmp, text.as_bytes()) {
+    let now = files
+        .read(&target)
+        .map_err(|e| err("read", &target, e))?
+        .unwrap_or_default();
+    let unchanged = now.len() == base.len && fnv1a(&now) == base.hash;
+    let mut text = Vec::new();
+    let from = if unchanged {
+        0
+    } else if now.len() > base.len && fnv1a(&now[..base.len]) == base.hash {
+        text = now;
+        if text.last() != Some(&b'\n') {
+            text.push(b'\n');
+        }
+        base.messages.min(msgs.len())
+    } else {
+        return Err(AgentError::Session(format!(
+            "{target} was replaced while this turn ran, so this turn was not saved"
+        )));
+    };
+    for m in &msgs[from..] {
+        text.extend_from_slice(m.to_json().as_bytes());
+        text.push(b'\n');
+    }
+    // A name of its own per write: concurrent saves never share a temp file.
+    let tmp = format!("sessions/.{name}.jsonl.{:016x}.tmp", fnv1a(&text));
+    if let Err(e) = files.write(&tmp, &text) {
         let _ = files.remove(&tmp);
         return Err(err("write", &tmp, e));
     }

@@ -1,7 +1,7 @@
-use super::TempDir;
+use super::{FakeClock, TempDir};
 use crate::files::Files;
 use crate::message::{Message, Role, ToolCall};
-use crate::session::{self, load, repair, save, validate_name};
+use crate::session::{self, load, load_base, repair, save, validate_name, Base};
 
 fn call(id: &str) -> ToolCall {
     ToolCall {
@@ -29,7 +29,14 @@ fn load_warn(ws: &TempDir, name: &str) -> (Vec<Message>, Vec<String>) {
 #[test]
 fn save_and_reload_round_trip() {
     let ws = TempDir::new();
-    save(&mut ws.files(), "s", &sample()).unwrap();
+    save(
+        &mut ws.files(),
+        &mut FakeClock::default(),
+        "s",
+        &sample(),
+        &Base::default(),
+    )
+    .unwrap();
     let text = ws.read("sessions/s.jsonl").unwrap();
     assert_eq!(text.lines().count(), 4, "one message per line");
     assert!(text
@@ -40,10 +47,7 @@ fn save_and_reload_round_trip() {
     let (back, warnings) = load_warn(&ws, "s");
     assert_eq!(back, sample());
     assert!(warnings.is_empty());
-    assert!(
-        ws.read("sessions/.s.jsonl.tmp").is_none(),
-        "temp file renamed away"
-    );
+    assert_eq!(tmp_files(&ws), 0, "temp file renamed away");
 }
 
 #[test]
@@ -136,6 +140,9 @@ impl Files for FailingWrites {
         self.0.write(p, &data[..data.len() / 2])?;
         Err("disk full".into())
     }
+    fn create_new(&mut self, p: &str) -> Result<bool, String> {
+        self.0.create_new(p)
+    }
     fn rename(&mut self, a: &str, b: &str) -> Result<(), String> {
         self.0.rename(a, b)
     }
@@ -147,10 +154,123 @@ impl Files for FailingWrites {
 #[test]
 fn failed_save_keeps_the_old_file() {
     let ws = TempDir::new();
-    save(&mut ws.files(), "s", &sample()[..1]).unwrap();
+    save(
+        &mut ws.files(),
+        &mut FakeClock::default(),
+        "s",
+        &sample()[..1],
+        &Base::default(),
+    )
+    .unwrap();
     let before = ws.read("sessions/s.jsonl").unwrap();
-    let err = save(&mut FailingWrites(ws.files()), "s", &sample()).unwrap_err();
+    let (msgs, base) = load_base(&mut ws.files(), "s", &mut |_| {}).unwrap();
+    let mut more = msgs;
+    more.extend_from_slice(&sample()[1..]);
+    let err = save(
+        &mut FailingWrites(ws.files()),
+        &mut FakeClock::default(),
+        "s",
+        &more,
+        &base,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("disk full"), "{err}");
     assert_eq!(ws.read("sessions/s.jsonl").unwrap(), before);
-    assert!(ws.read("sessions/.s.jsonl.tmp").is_none());
+    assert_eq!(tmp_files(&ws), 0);
+}
+
+fn tmp_files(ws: &TempDir) -> usize {
+    std::fs::read_dir(ws.0.join("sessions"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A turn of the session: load, add a user message and a reply, save.
+fn turn_from(ws: &TempDir, loaded: (Vec<Message>, Base), user: &str) {
+    let (mut msgs, base) = loaded;
+    msgs.push(Message::user(user));
+    msgs.push(Message::assistant(format!("re: {user}"), vec![]));
+    save(
+        &mut ws.files(),
+        &mut FakeClock::default(),
+        "s",
+        &msgs,
+        &base,
+    )
+    .unwrap();
+}
+
+#[test]
+fn overlapping_turns_of_one_session_both_land() {
+    let ws = TempDir::new();
+    turn_from(&ws, (vec![], Base::default()), "zero");
+    // Two turns load the same file, then save one after the other.
+    let a = load_base(&mut ws.files(), "s", &mut |_| {}).unwrap();
+    let b = load_base(&mut ws.files(), "s", &mut |_| {}).unwrap();
+    turn_from(&ws, a, "one");
+    turn_from(&ws, b, "two");
+    let users: Vec<String> = load(&mut ws.files(), "s", &mut |_| {})
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.role == Role::User)
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(users, ["zero", "one", "two"]);
+    assert_eq!(ws.read("sessions/s.jsonl").unwrap().lines().count(), 6);
+    // The same when the session did not exist before either turn.
+    let fresh = TempDir::new();
+    turn_from(&fresh, (vec![], Base::default()), "a");
+    turn_from(&fresh, (vec![], Base::default()), "b");
+    assert_eq!(fresh.read("sessions/s.jsonl").unwrap().lines().count(), 4);
+    assert_eq!(tmp_files(&fresh), 0);
+}
+
+#[test]
+fn a_session_replaced_during_the_turn_is_not_overwritten() {
+    let ws = TempDir::new();
+    turn_from(&ws, (vec![], Base::default()), "zero");
+    let loaded = load_base(&mut ws.files(), "s", &mut |_| {}).unwrap();
+    let replaced = format!("{}\n", Message::user("someone else").to_json());
+    std::fs::write(ws.0.join("sessions/s.jsonl"), &replaced).unwrap();
+    let (mut msgs, base) = loaded;
+    msgs.push(Message::user("mine"));
+    let err = save(
+        &mut ws.files(),
+        &mut FakeClock::default(),
+        "s",
+        &msgs,
+        &base,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("was replaced"), "{err}");
+    assert_eq!(ws.read("sessions/s.jsonl").unwrap(), replaced);
+}
+
+#[test]
+fn a_held_lock_is_waited_for_then_taken_over_as_stale() {
+    let ws = TempDir::new();
+    std::fs::create_dir_all(ws.0.join("sessions")).unwrap();
+    std::fs::write(ws.0.join("sessions/.s.jsonl.lock"), "").unwrap();
+    let mut clock = FakeClock::default();
+    save(
+        &mut ws.files(),
+        &mut clock,
+        "s",
+        &sample(),
+        &Base::default(),
+    )
+    .unwrap();
+    let waited: std::time::Duration = clock.sleeps.iter().sum();
+    assert_eq!(
+        waited,
+        std::time::Duration::from_secs(3),
+        "{:?}",
+        clock.sleeps.len()
+    );
+    assert_eq!(load(&mut ws.files(), "s", &mut |_| {}).unwrap(), sample());
+    assert!(ws.read("sessions/.s.jsonl.lock").is_none(), "lock released");
 }

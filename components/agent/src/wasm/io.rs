@@ -105,6 +105,19 @@ impl Files for WasiFiles {
         }
     }
 
+    fn create_new(&mut self, path: &str) -> Result<bool, String> {
+        self.dir()?;
+        match self.open(
+            path,
+            OpenFlags::CREATE | OpenFlags::EXCLUSIVE,
+            DescriptorFlags::WRITE,
+        ) {
+            Ok(_) => Ok(true),
+            Err(ErrorCode::Exist) => Ok(false),
+            Err(e) => Err(describe(e)),
+        }
+    }
+
     fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
         let d = self.dir()?;
         d.rename_at(from, d, to).map_err(describe)
