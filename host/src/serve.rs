@@ -209,6 +209,11 @@ pub async fn serve(
                 continue;
             }
         };
+        // Without it a body sent in several writes (chunked, streamed) can
+        // wait for the client's delayed ACK: ~40 ms stalls on keep-alive.
+        if let Err(e) = conn.set_nodelay(true) {
+            eprintln!("wasiclaw: serve: TCP_NODELAY for {peer}: {e}");
+        }
         let server = server.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| server.clone().handle(req));
