@@ -513,3 +513,27 @@ fn chat_runs_one_streamed_turn_per_line_in_one_session() {
         4
     );
 }
+
+#[test]
+fn oversized_provider_response_is_cut_with_a_clear_error() {
+    let big = "lorem ipsum ".repeat(1000);
+    for stream in [false, true] {
+        let ws = Workspace::new();
+        let server = MockServer::start(Script::new().text(&big).text(&big));
+        let mut args = vec!["--max-response-bytes", "2000", "-m", "hi"];
+        if !stream {
+            args.push("--no-stream");
+        }
+        let out = wasiclaw(&ws, &server.openai_base(), "run", &args);
+        assert_eq!(out.code, Some(1), "{out:?}");
+        assert!(
+            out.stderr.contains("larger than the host allows"),
+            "{out:?}"
+        );
+        assert!(out.stdout.is_empty() || stream, "{out:?}");
+        assert!(ws.read("sessions/default.jsonl").is_none(), "{out:?}");
+        // Cut at the same byte every time: not retried, not paid for again.
+        assert_eq!(server.chat_requests().len(), 1, "{out:?}");
+        assert!(!out.stderr.contains("retrying"), "{out:?}");
+    }
+}

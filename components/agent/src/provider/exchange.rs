@@ -169,11 +169,13 @@ fn read_stream(
     let mut decoder = sse::Decoder::new();
     let mut state = StreamState::new(kind);
     let mut on_text = |s: &str| sink.text(s);
-    while let Some(chunk) = resp
-        .body
-        .next_chunk()
-        .map_err(|e| transient(format!("the stream broke off: {e}")))?
-    {
+    while let Some(chunk) = resp.body.next_chunk().map_err(|e| {
+        if e.is_transient() {
+            transient(format!("the stream broke off: {e}"))
+        } else {
+            Failure::Fatal(AgentError::Provider(format!("reading the stream: {e}")))
+        }
+    })? {
         for ev in decoder.feed(&chunk).map_err(bad)? {
             state.on_event(&ev, &mut on_text).map_err(bad)?;
         }

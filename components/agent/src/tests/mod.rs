@@ -28,8 +28,8 @@ pub struct Scripted {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub chunks: Vec<Vec<u8>>,
-    /// After the chunks, the connection breaks instead of ending cleanly.
-    pub broken: bool,
+    /// After the chunks, the body fails with this instead of ending cleanly.
+    pub broken: Option<HttpError>,
 }
 
 impl Scripted {
@@ -38,7 +38,7 @@ impl Scripted {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
             chunks: vec![body.as_bytes().to_vec()],
-            broken: false,
+            broken: None,
         }
     }
 
@@ -53,12 +53,17 @@ impl Scripted {
                 .chunks(split.max(1))
                 .map(<[u8]>::to_vec)
                 .collect(),
-            broken: false,
+            broken: None,
         }
     }
 
-    pub fn broken(mut self) -> Scripted {
-        self.broken = true;
+    /// The connection resets after the chunks.
+    pub fn broken(self) -> Scripted {
+        self.cut_with(HttpError::Connect("connection reset".into()))
+    }
+
+    pub fn cut_with(mut self, e: HttpError) -> Scripted {
+        self.broken = Some(e);
         self
     }
 
@@ -103,14 +108,14 @@ impl FakeHttp {
     }
 }
 
-struct ChunkBody(VecDeque<Vec<u8>>, bool);
+struct ChunkBody(VecDeque<Vec<u8>>, Option<HttpError>);
 
 impl Body for ChunkBody {
     fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
-        match self.0.pop_front() {
-            Some(c) => Ok(Some(c)),
-            None if self.1 => Err(HttpError::Connect("connection reset".into())),
-            None => Ok(None),
+        match (self.0.pop_front(), &self.1) {
+            (Some(c), _) => Ok(Some(c)),
+            (None, Some(e)) => Err(e.clone()),
+            (None, None) => Ok(None),
         }
     }
 }

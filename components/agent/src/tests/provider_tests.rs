@@ -335,6 +335,32 @@ fn truncated_streams_are_retried_and_their_text_discarded() {
     }
 }
 
+/// A body the host cut at its size limit would be cut at the same byte on
+/// every retry: the turn fails at once instead of paying for three more.
+#[test]
+fn a_body_over_the_host_limit_is_not_retried() {
+    let limit = || {
+        crate::http::HttpError::Other(
+            "the response is larger than the host allows (300 bytes)".into(),
+        )
+    };
+    let cut = &OPENAI_STREAM[..40];
+    for (stream, first) in [
+        (true, Scripted::sse(cut, 9).cut_with(limit())),
+        (false, Scripted::json(200, &cut[..20]).cut_with(limit())),
+    ] {
+        let x = exchange(
+            ProviderKind::OpenAi,
+            stream,
+            vec![Ok(first), Ok(Scripted::sse(OPENAI_STREAM, 9))],
+        );
+        let e = x.result.unwrap_err().to_string();
+        assert!(e.contains("larger than the host allows"), "{e}");
+        assert_eq!(x.http.requests.len(), 1, "{e}");
+        assert!(x.sleeps.is_empty());
+    }
+}
+
 #[test]
 fn persistent_truncation_gives_up_with_an_http_error() {
     let cut = &OPENAI_STREAM[..OPENAI_STREAM.find("data: [DONE]").unwrap()];

@@ -3,8 +3,8 @@
 
 use super::wasi::http::outgoing_handler;
 use super::wasi::http::types::{
-    ErrorCode, Fields, IncomingBody, IncomingResponse, Method, OutgoingBody, OutgoingRequest,
-    RequestOptions, Scheme,
+    http_error_code, ErrorCode, Fields, IncomingBody, IncomingResponse, Method, OutgoingBody,
+    OutgoingRequest, RequestOptions, Scheme,
 };
 use super::wasi::io::streams::{InputStream, StreamError};
 use crate::http::{nanos, split_url, Body, Http, HttpError, Request, Response, Timeouts};
@@ -30,9 +30,22 @@ impl Body for WasiBody {
                 Ok(bytes) => return Ok(Some(bytes)),
                 Err(StreamError::Closed) => return Ok(None),
                 Err(StreamError::LastOperationFailed(e)) => {
+                    // A host's size limit cuts every retry at the same byte:
+                    // final, not a broken connection worth another try.
+                    if let Some(code @ ErrorCode::HttpResponseBodySize(_)) = http_error_code(&e) {
+                        return Err(classify(code));
+                    }
                     // The host's text may carry a multi-line backtrace.
                     let text = e.to_debug_string();
                     let first = text.lines().next().unwrap_or("I/O error");
+                    // wasmtime-wasi-http 48 keeps body errors in its own
+                    // error type, which `http-error-code` does not map, so
+                    // its size-limit error is recognised by its text too.
+                    if first.starts_with("HTTP response body size exceeds limit") {
+                        return Err(HttpError::Other(format!(
+                            "the response is larger than the host allows ({first})"
+                        )));
+                    }
                     return Err(HttpError::Connect(format!(
                         "reading the body failed: {first}"
                     )));
@@ -68,6 +81,10 @@ fn classify(e: ErrorCode) -> HttpError {
         E::HttpRequestUriInvalid => HttpError::Other(text("invalid request URL")),
         E::HttpProtocolError => HttpError::Connect(text("HTTP protocol error")),
         E::ConfigurationError => HttpError::Other(text("host HTTP configuration error")),
+        E::HttpResponseBodySize(limit) => HttpError::Other(match limit {
+            Some(n) => format!("the response is larger than the host allows ({n} bytes)"),
+            None => text("the response is larger than the host allows"),
+        }),
         // The remaining codes are rare; their Debug text would cost ~4 KB.
         _ => HttpError::Other(text("the request failed")),
     }
