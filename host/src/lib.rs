@@ -3,7 +3,6 @@
 //! guest never sees, meters tokens, caches compiled code and serves the edge
 //! build over HTTP. One module per capability.
 
-pub mod addr;
 pub mod cache;
 pub mod connect;
 pub mod embedded;
@@ -17,6 +16,9 @@ pub mod policy;
 pub mod runtime;
 pub mod serve;
 pub mod vector_kernel;
+
+/// The policy crate's modules under their old paths.
+pub use wasiclaw_policy::addr;
 
 #[cfg(test)]
 mod tls_tests;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use wasiclaw_host::cache::{self, Outcome};
-use wasiclaw_host::policy::{Overrides, Policy, ProcessEnv};
+use wasiclaw_host::policy::{HostPolicy, Overrides, ProcessEnv};
 use wasiclaw_host::runtime::{self, GuestModule, Runner};
 use wasiclaw_host::{embedded, files};
 
@@ -143,7 +143,7 @@ impl AgentOpts {
 }
 
 impl HostOpts {
-    fn policy(&self) -> anyhow::Result<Arc<Policy>> {
+    fn policy(&self) -> anyhow::Result<Arc<HostPolicy>> {
         let ws = files::resolve_workspace(self.workspace.as_deref())?;
         let ov = Overrides {
             policy_file: self.policy.clone(),
@@ -154,7 +154,7 @@ impl HostOpts {
             session_budget: self.session_budget,
             daily_budget: self.daily_budget,
         };
-        Ok(Arc::new(Policy::load(&ws, &ov, &ProcessEnv)?))
+        Ok(Arc::new(HostPolicy::load(&ws, &ov, &ProcessEnv)?))
     }
 }
 

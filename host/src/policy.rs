@@ -1,534 +1,95 @@
-//! The host policy: what the guest may reach, how much it may use, and which
-//! provider endpoints the host talks to on its behalf.
-//!
-//! Sources, later wins: built-in defaults, the `host` section of
-//! `<workspace>/wasiclaw.json` (or `--policy FILE`), command-line flags.
-//! API keys are deliberately NOT read from any file: the workspace is
-//! readable by the guest, so a key stored there would leak to it.
+//! The host policy (crate `wasiclaw-policy`, shared with the WAMR runner)
+//! plus what only this host builds from it: the TLS trust roots. The policy
+//! names `host.extra_ca_file`; the file is read here, once, at startup, so a
+//! missing or malformed CA file stops the host before any guest runs.
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
 
-use serde::Deserialize;
+pub use wasiclaw_policy::policy::*;
 
 use crate::connect::{Trust, TrustError};
 
-pub const DEFAULT_MEMORY_MIB: u64 = 64;
-pub const DEFAULT_TURN_SECS: u64 = 300;
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
-pub const OPENAI_DEFAULT_BASE: &str = "https://api.openai.com/v1";
-pub const ANTHROPIC_DEFAULT_BASE: &str = "https://api.anthropic.com";
-
+/// Why the host's policy could not be set up.
 #[derive(Debug)]
-pub enum PolicyError {
-    Read(PathBuf, std::io::Error),
-    Parse(PathBuf, String),
-    BadUrl(String, String),
-    BadHost(String),
+pub enum LoadError {
+    Policy(PolicyError),
     Trust(TrustError),
 }
 
-impl fmt::Display for PolicyError {
+impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PolicyError::Read(p, e) => write!(f, "cannot read {}: {e}", p.display()),
-            PolicyError::Parse(p, e) => write!(f, "invalid host policy in {}: {e}", p.display()),
-            PolicyError::BadUrl(u, e) => write!(f, "invalid provider URL {u:?}: {e}"),
-            PolicyError::BadHost(h) => write!(f, "invalid allowed host {h:?}"),
-            PolicyError::Trust(e) => write!(f, "host.extra_ca_file: {e}"),
+            LoadError::Policy(e) => e.fmt(f),
+            LoadError::Trust(e) => write!(f, "host.extra_ca_file: {e}"),
         }
     }
 }
 
-impl std::error::Error for PolicyError {}
+impl std::error::Error for LoadError {}
 
-/// The `host` section as written in `wasiclaw.json`; every field optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HostSection {
-    pub allow_hosts: Option<Vec<String>>,
-    pub memory_limit_mib: Option<u64>,
-    pub turn_timeout_secs: Option<u64>,
-    pub max_response_bytes: Option<u64>,
-    pub budget: Option<BudgetSection>,
-    /// PEM certificates trusted for HTTPS besides the webpki roots; a
-    /// relative path is relative to the policy file.
-    pub extra_ca_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BudgetSection {
-    pub session_tokens: Option<u64>,
-    pub daily_tokens: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct ConfigFile {
-    host: Option<HostSection>,
-}
-
-/// Which wire format an endpoint speaks; decides the auth header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProviderKind {
-    OpenAi,
-    Anthropic,
-}
-
-impl ProviderKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ProviderKind::OpenAi => "openai",
-            ProviderKind::Anthropic => "anthropic",
-        }
-    }
-}
-
-/// A provider endpoint the host injects a key into.
-#[derive(Clone)]
-pub struct Endpoint {
-    pub kind: ProviderKind,
-    /// The base URL exactly as configured; handed to the guest.
-    pub base: String,
-    pub scheme: String,
-    pub host: String,
-    pub port: u16,
-    pub key: Option<String>,
-}
-
-impl fmt::Debug for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("kind", &self.kind)
-            .field("base", &self.base)
-            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
-
-/// One `allow_hosts` entry: `host`, `host:port`, `*.suffix` or `*`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostPattern {
-    pub host: String,
-    pub port: Option<u16>,
-}
-
-impl HostPattern {
-    pub fn parse(s: &str) -> Result<Self, PolicyError> {
-        let s = s.trim().to_ascii_lowercase();
-        let bad = || PolicyError::BadHost(s.clone());
-        if s.is_empty() || s.contains('/') || s.contains('@') {
-            return Err(bad());
-        }
-        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let (h, tail) = rest.split_once(']').ok_or_else(bad)?;
-            let port = match tail.strip_prefix(':') {
-                Some(p) => Some(p.parse().map_err(|_| bad())?),
-                None if tail.is_empty() => None,
-                None => return Err(bad()),
-            };
-            (h.to_string(), port)
-        } else if s.matches(':').count() == 1 {
-            let (h, p) = s.split_once(':').ok_or_else(bad)?;
-            (h.to_string(), Some(p.parse().map_err(|_| bad())?))
-        } else {
-            (s.clone(), None)
-        };
-        if host.is_empty() {
-            return Err(bad());
-        }
-        Ok(HostPattern { host, port })
-    }
-
-    pub fn matches(&self, host: &str, port: u16) -> bool {
-        if self.port.is_some_and(|p| p != port) {
-            return false;
-        }
-        let host = host.to_ascii_lowercase();
-        if self.host == "*" {
-            return true;
-        }
-        match self.host.strip_prefix("*.") {
-            Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}")),
-            None => self.host == host,
-        }
-    }
-
-    /// A literal address or `localhost` names its destination exactly, so
-    /// listing it is an explicit permission to reach that (possibly private)
-    /// address. Names and wildcards are not: they could resolve anywhere.
-    pub fn is_explicit_address(&self) -> bool {
-        self.host == "localhost" || self.host.parse::<std::net::IpAddr>().is_ok()
-    }
-}
-
-impl fmt::Display for HostPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bracket = self.host.contains(':');
-        match (bracket, self.port) {
-            (true, Some(p)) => write!(f, "[{}]:{p}", self.host),
-            (false, Some(p)) => write!(f, "{}:{p}", self.host),
-            _ => write!(f, "{}", self.host),
-        }
-    }
-}
-
-/// The effective policy for one host process.
+/// The policy with the roots outgoing HTTPS trusts. It dereferences to the
+/// [`Policy`], so the rest of the host reads limits and endpoints as before.
 #[derive(Clone, Debug)]
-pub struct Policy {
-    pub workspace: PathBuf,
-    pub endpoints: Vec<Endpoint>,
-    pub allow_hosts: Vec<HostPattern>,
-    pub memory_limit_bytes: u64,
-    pub turn_timeout_secs: u64,
-    pub max_response_bytes: u64,
-    pub session_budget: Option<u64>,
-    pub daily_budget: Option<u64>,
-    /// The roots outgoing HTTPS trusts.
+pub struct HostPolicy {
+    pub rules: Policy,
     pub trust: Trust,
-    /// Exactly what the guest's environment will contain.
-    pub guest_env: BTreeMap<String, String>,
-    /// Where the policy file came from, if any.
-    pub source: Option<PathBuf>,
 }
 
-/// Command-line overrides; `None` keeps the file's or the default value.
-#[derive(Clone, Debug, Default)]
-pub struct Overrides {
-    pub policy_file: Option<PathBuf>,
-    pub allow_hosts: Vec<String>,
-    pub memory_limit_mib: Option<u64>,
-    pub turn_timeout_secs: Option<u64>,
-    pub max_response_bytes: Option<u64>,
-    pub session_budget: Option<u64>,
-    pub daily_budget: Option<u64>,
-}
+impl HostPolicy {
+    pub fn load(workspace: &Path, ov: &Overrides, env: &dyn Env) -> Result<Self, LoadError> {
+        let rules = Policy::load(workspace, ov, env).map_err(LoadError::Policy)?;
+        HostPolicy::new(rules)
+    }
 
-/// Reads the host's own environment; a seam so tests can pass a map.
-pub trait Env {
-    fn get(&self, name: &str) -> Option<String>;
-}
-
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn get(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    pub fn new(rules: Policy) -> Result<Self, LoadError> {
+        let trust = Trust::new(rules.extra_ca_file.as_deref()).map_err(LoadError::Trust)?;
+        Ok(HostPolicy { rules, trust })
     }
 }
 
-impl Env for BTreeMap<String, String> {
-    fn get(&self, name: &str) -> Option<String> {
-        BTreeMap::get(self, name)
-            .cloned()
-            .filter(|v| !v.trim().is_empty())
+impl Deref for HostPolicy {
+    type Target = Policy;
+
+    fn deref(&self) -> &Policy {
+        &self.rules
     }
 }
 
-/// Splits `scheme://host[:port]/...` into its parts.
-pub fn split_url(url: &str) -> Result<(String, String, u16), PolicyError> {
-    let bad = |why: &str| PolicyError::BadUrl(url.to_string(), why.to_string());
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
-    let scheme = scheme.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "http" => 80,
-        "https" => 443,
-        _ => return Err(bad("scheme must be http or https")),
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.is_empty() || authority.contains('@') {
-        return Err(bad("no usable host"));
+impl DerefMut for HostPolicy {
+    fn deref_mut(&mut self) -> &mut Policy {
+        &mut self.rules
     }
-    let pat = HostPattern::parse(authority).map_err(|_| bad("no usable host"))?;
-    Ok((scheme, pat.host, pat.port.unwrap_or(default_port)))
-}
-
-impl Policy {
-    pub fn load(workspace: &Path, ov: &Overrides, env: &dyn Env) -> Result<Policy, PolicyError> {
-        let (section, source) = read_section(workspace, ov.policy_file.as_deref())?;
-        let mut endpoints = Vec::new();
-        let openai_key = env.get("OPENAI_API_KEY");
-        let openai_base = env.get("OPENAI_BASE_URL");
-        if openai_key.is_some() || openai_base.is_some() {
-            let base = openai_base.unwrap_or_else(|| OPENAI_DEFAULT_BASE.to_string());
-            endpoints.push(endpoint(ProviderKind::OpenAi, base, openai_key)?);
-        }
-        let anthropic_key = env.get("ANTHROPIC_API_KEY");
-        let anthropic_base = env.get("ANTHROPIC_BASE_URL");
-        if anthropic_key.is_some() || anthropic_base.is_some() {
-            let base = anthropic_base.unwrap_or_else(|| ANTHROPIC_DEFAULT_BASE.to_string());
-            endpoints.push(endpoint(ProviderKind::Anthropic, base, anthropic_key)?);
-        }
-
-        let mut allow_hosts = Vec::new();
-        for h in section.allow_hosts.iter().flatten().chain(&ov.allow_hosts) {
-            allow_hosts.push(HostPattern::parse(h)?);
-        }
-        let budget = section.budget.unwrap_or_default();
-        let extra_ca = match (&section.extra_ca_file, &source) {
-            (Some(f), Some(src)) => Some(src.parent().unwrap_or(Path::new("")).join(f)),
-            (f, _) => f.clone(),
-        };
-        let trust = Trust::new(extra_ca.as_deref()).map_err(PolicyError::Trust)?;
-
-        let mut guest_env = BTreeMap::new();
-        for e in &endpoints {
-            let name = match e.kind {
-                ProviderKind::OpenAi => "OPENAI_BASE_URL",
-                ProviderKind::Anthropic => "ANTHROPIC_BASE_URL",
-            };
-            guest_env.insert(name.to_string(), e.base.clone());
-        }
-        for name in [
-            "WASICLAW_PROVIDER",
-            "WASICLAW_MODEL",
-            "WASICLAW_EMBEDDING_MODEL",
-        ] {
-            if let Some(v) = env.get(name) {
-                guest_env.insert(name.to_string(), v);
-            }
-        }
-        // With only Anthropic configured the agent must not default to OpenAI.
-        if !guest_env.contains_key("WASICLAW_PROVIDER")
-            && endpoints.len() == 1
-            && endpoints[0].kind == ProviderKind::Anthropic
-        {
-            guest_env.insert("WASICLAW_PROVIDER".into(), "anthropic".into());
-        }
-
-        let mib = ov
-            .memory_limit_mib
-            .or(section.memory_limit_mib)
-            .unwrap_or(DEFAULT_MEMORY_MIB);
-        Ok(Policy {
-            workspace: workspace.to_path_buf(),
-            endpoints,
-            allow_hosts,
-            memory_limit_bytes: mib.saturating_mul(1024 * 1024),
-            turn_timeout_secs: ov
-                .turn_timeout_secs
-                .or(section.turn_timeout_secs)
-                .unwrap_or(DEFAULT_TURN_SECS),
-            max_response_bytes: ov
-                .max_response_bytes
-                .or(section.max_response_bytes)
-                .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
-            session_budget: ov.session_budget.or(budget.session_tokens),
-            daily_budget: ov.daily_budget.or(budget.daily_tokens),
-            trust,
-            guest_env,
-            source,
-        })
-    }
-
-    /// The configured endpoint serving `scheme://host:port`, if any.
-    pub fn endpoint_for(&self, scheme: &str, host: &str, port: u16) -> Option<&Endpoint> {
-        self.endpoints
-            .iter()
-            .find(|e| e.scheme == scheme && e.port == port && e.host.eq_ignore_ascii_case(host))
-    }
-
-    /// The endpoint on `matched`'s origin that speaks the request's API.
-    /// One origin may serve both APIs (a local gateway, or one mock), and the
-    /// key header and the usage format must follow the API the request
-    /// speaks; Anthropic's required `anthropic-version` header tells which.
-    pub fn endpoint_speaking<'a>(
-        &'a self,
-        matched: &'a Endpoint,
-        anthropic_request: bool,
-    ) -> &'a Endpoint {
-        let kind = if anthropic_request {
-            ProviderKind::Anthropic
-        } else {
-            ProviderKind::OpenAi
-        };
-        self.endpoints
-            .iter()
-            .find(|e| {
-                e.kind == kind
-                    && e.scheme == matched.scheme
-                    && e.port == matched.port
-                    && e.host.eq_ignore_ascii_case(&matched.host)
-            })
-            .unwrap_or(matched)
-    }
-
-    /// The policy as JSON for `wasiclaw inspect`; keys only as set/unset.
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::json;
-        let endpoints: Vec<_> = self
-            .endpoints
-            .iter()
-            .map(|e| {
-                json!({
-                    "provider": e.kind.name(),
-                    "base_url": e.base,
-                    "api_key": if e.key.is_some() { "set in host env (injected by host, never given to guest)" } else { "none" },
-                })
-            })
-            .collect();
-        json!({
-            "source": self.source.as_ref().map(|p| p.display().to_string()),
-            "workspace": self.workspace.display().to_string(),
-            "preopens": [{"host": self.workspace.display().to_string(), "guest": "/workspace"}],
-            "provider_endpoints": endpoints,
-            "allow_hosts": self.allow_hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
-            "private_addresses": "refused unless a provider endpoint or a literal address in allow_hosts",
-            "guest_env": self.guest_env,
-            "memory_limit_bytes": self.memory_limit_bytes,
-            "turn_timeout_secs": self.turn_timeout_secs,
-            "max_response_bytes": self.max_response_bytes,
-            "budget": {"session_tokens": self.session_budget, "daily_tokens": self.daily_budget},
-            "extra_ca_file": self.trust.extra_ca_file().map(|p| p.display().to_string()),
-        })
-    }
-}
-
-fn endpoint(
-    kind: ProviderKind,
-    base: String,
-    key: Option<String>,
-) -> Result<Endpoint, PolicyError> {
-    let (scheme, host, port) = split_url(&base)?;
-    Ok(Endpoint {
-        kind,
-        base,
-        scheme,
-        host,
-        port,
-        key,
-    })
-}
-
-fn read_section(
-    workspace: &Path,
-    explicit: Option<&Path>,
-) -> Result<(HostSection, Option<PathBuf>), PolicyError> {
-    let path = match explicit {
-        Some(p) => p.to_path_buf(),
-        None => {
-            let p = workspace.join("wasiclaw.json");
-            if !p.is_file() {
-                return Ok((HostSection::default(), None));
-            }
-            p
-        }
-    };
-    let text = std::fs::read_to_string(&path).map_err(|e| PolicyError::Read(path.clone(), e))?;
-    let file: ConfigFile =
-        serde_json::from_str(&text).map_err(|e| PolicyError::Parse(path.clone(), e.to_string()))?;
-    Ok((file.host.unwrap_or_default(), Some(path)))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
-    fn patterns() {
-        let p = HostPattern::parse("*.Example.com").unwrap();
-        assert!(p.matches("api.example.com", 443));
-        assert!(!p.matches("example.com", 443));
-        assert!(!p.matches("evilexample.com", 443));
-        let p = HostPattern::parse("127.0.0.1:8080").unwrap();
-        assert!(p.matches("127.0.0.1", 8080) && !p.matches("127.0.0.1", 8081));
-        assert!(p.is_explicit_address());
-        let p = HostPattern::parse("[::1]:9").unwrap();
-        assert_eq!((p.host.as_str(), p.port), ("::1", Some(9)));
-        assert!(HostPattern::parse("a/b").is_err());
-        assert!(HostPattern::parse("a:b").is_err());
-        assert!(!HostPattern::parse("*").unwrap().is_explicit_address());
-    }
-
-    #[test]
-    fn one_origin_serving_both_apis_keys_each_by_the_api_spoken() {
-        let e = env(&[
-            ("OPENAI_API_KEY", "sk-o"),
-            ("OPENAI_BASE_URL", "http://127.0.0.1:7000/v1"),
-            ("ANTHROPIC_API_KEY", "sk-a"),
-            ("ANTHROPIC_BASE_URL", "http://127.0.0.1:7000"),
-        ]);
-        let dir = std::env::temp_dir().join("no-such-ws");
-        let p = Policy::load(&dir, &Overrides::default(), &e).unwrap();
-        let matched = p.endpoint_for("http", "127.0.0.1", 7000).unwrap();
-        let pick = |anthropic| p.endpoint_speaking(matched, anthropic);
-        assert_eq!(pick(true).kind, ProviderKind::Anthropic);
-        assert_eq!(pick(true).key.as_deref(), Some("sk-a"));
-        assert_eq!(pick(false).kind, ProviderKind::OpenAi);
-        assert_eq!(pick(false).key.as_deref(), Some("sk-o"));
-    }
-
-    #[test]
-    fn keys_stay_out_of_guest_env() {
-        let dir = std::env::temp_dir();
-        let e = env(&[
-            ("OPENAI_API_KEY", "sk-secret"),
-            ("ANTHROPIC_API_KEY", "sk-ant"),
-            ("WASICLAW_MODEL", "m"),
-            ("HOME", "/root"),
-        ]);
-        let p = Policy::load(&dir.join("no-such-ws"), &Overrides::default(), &e).unwrap();
-        assert_eq!(
-            p.guest_env.get("OPENAI_BASE_URL").unwrap(),
-            OPENAI_DEFAULT_BASE
-        );
-        assert_eq!(p.guest_env.get("WASICLAW_MODEL").unwrap(), "m");
-        assert!(p
-            .guest_env
-            .keys()
-            .all(|k| !k.ends_with("_API_KEY") && k != "HOME"));
-        let shown = p.to_json().to_string();
-        assert!(!shown.contains("sk-secret") && !shown.contains("sk-ant"));
-        assert!(!format!("{p:?}").contains("sk-secret"));
-    }
-
-    #[test]
-    fn section_and_overrides() {
-        let dir = std::env::temp_dir().join(format!("wasiclaw-policy-{}", std::process::id()));
+    fn a_missing_or_bad_ca_file_stops_the_host_at_startup() {
+        let dir = std::env::temp_dir().join(format!("wasiclaw-hostpolicy-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("wasiclaw.json"),
-            r#"{"model":"x","host":{"allow_hosts":["example.com"],"memory_limit_mib":8,"budget":{"daily_tokens":5}}}"#,
-        )
-        .unwrap();
-        let ov = Overrides {
-            memory_limit_mib: Some(16),
-            ..Default::default()
-        };
-        let p = Policy::load(
-            &dir,
-            &ov,
-            &env(&[("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")]),
-        )
-        .unwrap();
-        assert_eq!(p.memory_limit_bytes, 16 << 20);
-        assert_eq!(p.daily_budget, Some(5));
-        assert_eq!(p.allow_hosts[0].host, "example.com");
-        assert_eq!(p.guest_env.get("WASICLAW_PROVIDER").unwrap(), "anthropic");
-        assert!(p.endpoint_for("http", "127.0.0.1", 9).is_some());
-        std::fs::write(dir.join("wasiclaw.json"), r#"{"host":{"bogus":1}}"#).unwrap();
-        assert!(Policy::load(&dir, &Overrides::default(), &env(&[])).is_err());
         std::fs::write(
             dir.join("wasiclaw.json"),
             r#"{"host":{"extra_ca_file":"ca.pem"}}"#,
         )
         .unwrap();
-        let err = Policy::load(&dir, &Overrides::default(), &env(&[])).unwrap_err();
-        assert!(err.to_string().contains("cannot read CA file"), "{err}");
-        std::fs::write(dir.join("ca.pem"), "not a certificate\n").unwrap();
-        let err = Policy::load(&dir, &Overrides::default(), &env(&[])).unwrap_err();
+        let env = BTreeMap::new();
+        let load = || HostPolicy::load(&dir, &Overrides::default(), &env).unwrap_err();
+        let err = load().to_string();
         assert!(
-            err.to_string().contains("holds no PEM certificate"),
+            err.starts_with("host.extra_ca_file: cannot read CA file"),
             "{err}"
         );
+        std::fs::write(dir.join("ca.pem"), "not a certificate\n").unwrap();
+        let err = load().to_string();
+        assert!(err.contains("holds no PEM certificate"), "{err}");
+        std::fs::write(dir.join("wasiclaw.json"), r#"{"host":{"bogus":1}}"#).unwrap();
+        assert!(matches!(load(), LoadError::Policy(PolicyError::Parse(..))));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

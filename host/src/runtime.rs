@@ -16,7 +16,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::files;
 use crate::http::HostHttp;
 use crate::limits::{self, Limiter};
-use crate::policy::Policy;
+use crate::policy::HostPolicy;
 
 /// Everything one store owns.
 pub struct HostState {
@@ -111,7 +111,7 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
 /// policy (nothing inherited), the given args, memory limit and deadline.
 pub fn store(
     engine: &Engine,
-    policy: &Arc<Policy>,
+    policy: &Arc<HostPolicy>,
     args: &[String],
     session: &str,
     stdin: bool,
@@ -161,14 +161,14 @@ pub fn session_of(args: &[String]) -> String {
 pub struct Runner {
     pub engine: Engine,
     pre: CommandPre<HostState>,
-    pub policy: Arc<Policy>,
+    pub policy: Arc<HostPolicy>,
 }
 
 impl Runner {
     pub fn new(
         engine: Engine,
         component: &Component,
-        policy: Arc<Policy>,
+        policy: Arc<HostPolicy>,
     ) -> anyhow::Result<Runner> {
         let linker = linker(&engine)?;
         let pre = CommandPre::new(linker.instantiate_pre(component)?)?;

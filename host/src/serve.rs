@@ -28,7 +28,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
 use crate::limits;
-use crate::policy::Policy;
+use crate::policy::HostPolicy;
 use crate::runtime::{self, HostState};
 
 /// Request header naming the session a request belongs to.
@@ -53,7 +53,7 @@ pub fn server_timing(instantiate: Duration, guest: Duration) -> hyper::header::H
 pub struct Server {
     engine: Engine,
     pre: ProxyPre<HostState>,
-    policy: Arc<Policy>,
+    policy: Arc<HostPolicy>,
     sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -61,7 +61,7 @@ impl Server {
     pub fn new(
         engine: Engine,
         component: &Component,
-        policy: Arc<Policy>,
+        policy: Arc<HostPolicy>,
     ) -> anyhow::Result<Arc<Server>> {
         let linker = runtime::linker(&engine)?;
         let pre = ProxyPre::new(linker.instantiate_pre(component)?).map_err(|e| {
@@ -192,7 +192,7 @@ fn error_response(msg: &str) -> hyper::Response<HyperOutgoingBody> {
 pub async fn serve(
     engine: Engine,
     component: &Component,
-    policy: Arc<Policy>,
+    policy: Arc<HostPolicy>,
     listen: &str,
 ) -> anyhow::Result<()> {
     let server = Server::new(engine, component, policy)?;

@@ -18,7 +18,7 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 use crate::connect::{self, Trust};
 use crate::http::send_with;
-use crate::policy::{HostPattern, Overrides, Policy};
+use crate::policy::{HostPattern, HostPolicy, Overrides};
 
 /// What the server saw of one request.
 #[derive(Clone, Debug)]
@@ -137,9 +137,9 @@ fn get(url: &str) -> Request<WasiBody> {
         .unwrap()
 }
 
-fn policy(allow: &str, trust: Trust) -> Arc<Policy> {
+fn policy(allow: &str, trust: Trust) -> Arc<HostPolicy> {
     let ws = std::env::temp_dir().join("wasiclaw-tls-no-workspace");
-    let mut p = Policy::load(
+    let mut p = HostPolicy::load(
         &ws,
         &Overrides::default(),
         &std::collections::BTreeMap::new(),
@@ -291,7 +291,7 @@ fn extra_ca_file_is_relative_to_the_policy_file() {
     )
     .unwrap();
     let env = std::collections::BTreeMap::new();
-    let p = Policy::load(&pki.dir, &Overrides::default(), &env).unwrap();
+    let p = HostPolicy::load(&pki.dir, &Overrides::default(), &env).unwrap();
     assert_eq!(
         p.trust.extra_ca_file(),
         Some(pki.dir.join("ca.pem").as_path())

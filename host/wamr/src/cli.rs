@@ -1,10 +1,10 @@
 //! The runner's command line. Host options are those of `wasiclaw run` that
-//! apply here (they build the same `wasiclaw_host` policy); everything else is
+//! apply here (they build the same `wasiclaw_policy` policy); everything else is
 //! the agent's own command line and goes to the module unchanged.
 
 use std::path::PathBuf;
 
-use wasiclaw_host::policy::{Env, Overrides, Policy as HostPolicy};
+use wasiclaw_policy::policy::{Env, Overrides, Policy as HostPolicy};
 
 use crate::policy::Policy;
 

@@ -26,7 +26,7 @@ static EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasiclaw-p1.w
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let plan = match cli::plan(&args, &wasiclaw_host::policy::ProcessEnv) {
+    let plan = match cli::plan(&args, &wasiclaw_policy::policy::ProcessEnv) {
         Ok(cli::Parsed::Help) => {
             print!("{}", cli::USAGE);
             return ExitCode::SUCCESS;

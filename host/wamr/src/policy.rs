@@ -1,5 +1,5 @@
 //! The capability policy for `wasiclaw_http`: the native host's own policy
-//! (`wasiclaw_host::policy` + `wasiclaw_host::http::decide`), applied to the
+//! (`wasiclaw_policy::policy` + `wasiclaw_policy::decide`), applied to the
 //! requests of the import so both hosts decide every request the same way:
 //! the provider endpoints and `allow_hosts` are reachable, names must resolve
 //! to public addresses (literal addresses the operator listed excepted), the
@@ -12,8 +12,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use wasiclaw_host::http::{decide, Decision};
-use wasiclaw_host::policy::{Policy as HostPolicy, ProviderKind};
+use wasiclaw_policy::decide::{decide, Decision};
+use wasiclaw_policy::policy::{Policy as HostPolicy, ProviderKind};
 
 use crate::errors::{code, Fail};
 
@@ -211,7 +211,7 @@ fn block_on<F: Future>(f: F) -> F::Output {
 mod tests {
     use std::collections::BTreeMap;
 
-    use wasiclaw_host::policy::Overrides;
+    use wasiclaw_policy::policy::Overrides;
 
     use super::*;
 
