@@ -7,14 +7,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame};
 use wasmtime_wasi_http::{Error, WasiBody};
 
-use crate::metering::{now_rfc3339, Ledger, UsageMeter, UsageRecord};
-
-/// Where a model call's usage is recorded.
-pub struct Recorder {
-    pub ledger: Ledger,
-    pub session: String,
-    pub provider: &'static str,
-}
+use wasiclaw_policy::metering::UsageMeter;
+pub use wasiclaw_policy::model_calls::Recorder;
 
 /// The response body as the guest reads it: capped at the policy's size and,
 /// for model calls, teed into a usage meter that records once at the end (or
@@ -37,22 +31,10 @@ impl GuardedBody {
     }
 
     fn record(&mut self) {
-        let Some((mut meter, rec)) = self.meter.take() else {
+        let Some((meter, rec)) = self.meter.take() else {
             return;
         };
-        meter.finish();
-        if !meter.seen {
-            return;
-        }
-        let r = UsageRecord {
-            ts: now_rfc3339(),
-            session: rec.session,
-            provider: rec.provider.to_string(),
-            model: meter.model.unwrap_or_default(),
-            input_tokens: meter.input,
-            output_tokens: meter.output,
-        };
-        if let Err(e) = rec.ledger.append(&r) {
+        if let Err(e) = rec.record(meter) {
             eprintln!("wasiclaw: cannot record token usage: {e}");
         }
     }

@@ -15,11 +15,12 @@ use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::connect;
-use crate::guarded::{GuardedBody, Recorder};
-use crate::metering::{now_rfc3339, Budget, Ledger, UsageMeter};
+use crate::guarded::GuardedBody;
+use crate::metering::UsageMeter;
 use crate::policy::{HostPolicy, ProviderKind};
 use wasiclaw_policy::decide::decide_all;
 pub use wasiclaw_policy::decide::{decide, Decision};
+use wasiclaw_policy::model_calls::{admit, is_model_call, refusal_body, REFUSAL_STATUS};
 
 pub type SendResult = Result<(Response<WasiBody>, connect::IoFuture), Error>;
 
@@ -137,19 +138,10 @@ where
                 value.set_sensitive(true);
                 headers.insert(name, value);
             }
-            let path = uri.path();
-            if path.ends_with("/chat/completions")
-                || path.ends_with("/messages")
-                || path.ends_with("/embeddings")
-            {
-                let budget = Budget {
-                    session: policy.session_budget,
-                    daily: policy.daily_budget,
-                };
-                let ledger = Ledger::new(&policy.workspace);
-                if budget.session.is_some() || budget.daily.is_some() {
-                    let today = &now_rfc3339()[..10];
-                    if let Some(why) = budget.exhausted(ledger.spent(&session, today), &session) {
+            if is_model_call(uri.path()) {
+                match admit(&policy, &session, ep.kind) {
+                    Ok(recorder) => meter_for = Some(recorder),
+                    Err(why) => {
                         eprintln!("wasiclaw: host refused model request: {why}");
                         // Take the guest's request body first: a refusal that
                         // drops it mid-write looks like a broken connection,
@@ -158,11 +150,6 @@ where
                         return Ok(refusal(&why));
                     }
                 }
-                meter_for = Some(Recorder {
-                    ledger,
-                    session: session.clone(),
-                    provider: ep.kind.name(),
-                });
             }
         }
     }
@@ -182,19 +169,13 @@ where
     Ok((resp, io))
 }
 
-/// A provider-shaped error answer: status 403 is not retried by the agent,
-/// and both wire formats carry the reason in `error.message`.
+/// A provider-shaped error answer (see `model_calls::refusal_body`).
 fn refusal(why: &str) -> (Response<WasiBody>, connect::IoFuture) {
-    let body = serde_json::json!({
-        "type": "error",
-        "error": {"type": "budget_exhausted", "message": format!("wasiclaw host: {why}")},
-    })
-    .to_string();
-    let body = Full::new(Bytes::from(body))
+    let body = Full::new(Bytes::from(refusal_body(why)))
         .map_err(|never| match never {})
         .boxed_unsync();
     let mut resp = Response::new(body);
-    *resp.status_mut() = StatusCode::FORBIDDEN;
+    *resp.status_mut() = StatusCode::from_u16(REFUSAL_STATUS).unwrap_or(StatusCode::FORBIDDEN);
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -11,14 +11,13 @@ pub mod guarded;
 pub mod http;
 pub mod inspect;
 pub mod limits;
-pub mod metering;
 pub mod policy;
 pub mod runtime;
 pub mod serve;
 pub mod vector_kernel;
 
 /// The policy crate's modules under their old paths.
-pub use wasiclaw_policy::addr;
+pub use wasiclaw_policy::{addr, metering};
 
 #[cfg(test)]
 mod tls_tests;

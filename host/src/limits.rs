@@ -110,10 +110,7 @@ pub fn explain(
     turn_secs: u64,
 ) -> Option<String> {
     if memory_hit {
-        return Some(format!(
-            "the guest exceeded the memory limit of {} MiB (host.memory_limit_mib / --memory-limit-mib)",
-            max_memory / (1024 * 1024)
-        ));
+        return Some(wasiclaw_policy::limits::memory_limit(max_memory));
     }
     if let Some(wasmtime::Trap::Interrupt) = err.downcast_ref::<wasmtime::Trap>() {
         return Some(time_limit(turn_secs));
@@ -121,9 +118,7 @@ pub fn explain(
     None
 }
 
-pub fn time_limit(turn_secs: u64) -> String {
-    format!("the turn exceeded the time limit of {turn_secs} s (host.turn_timeout_secs / --timeout-secs)")
-}
+pub use wasiclaw_policy::limits::time_limit;
 
 #[cfg(test)]
 mod tests {

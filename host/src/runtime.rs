@@ -142,20 +142,7 @@ pub fn store(
     Ok(store)
 }
 
-/// The session a guest command line names (`--session X`), as the agent does.
-pub fn session_of(args: &[String]) -> String {
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if a == "--session" {
-            if let Some(v) = it.next() {
-                return v.clone();
-            }
-        } else if let Some(v) = a.strip_prefix("--session=") {
-            return v.to_string();
-        }
-    }
-    "default".to_string()
-}
+pub use wasiclaw_policy::model_calls::session_of;
 
 /// A pre-linked command component, instantiated afresh for every run.
 pub struct Runner {
@@ -209,18 +196,5 @@ impl Runner {
                 Err(anyhow::anyhow!("the guest failed: {e:?}"))
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::session_of;
-
-    #[test]
-    fn session_from_args() {
-        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(session_of(&a(&["-m", "hi"])), "default");
-        assert_eq!(session_of(&a(&["--session", "s1", "-m", "x"])), "s1");
-        assert_eq!(session_of(&a(&["--session=s2"])), "s2");
     }
 }

@@ -1,11 +1,16 @@
 //! wasiclaw's capability policy as plain data and decisions, with no runtime
 //! attached: what the guest may reach and how much it may use, read from the
 //! `host` section of `wasiclaw.json`, the command line and the host's
-//! environment. The wasmtime host and the WAMR runner both decide every
-//! request with it; each brings its own I/O (resolver, TLS, sockets), so a
-//! device build of the runner pulls in neither wasmtime nor an async runtime.
+//! environment; and what the host counts: token usage read from provider
+//! responses into `usage.jsonl`, and the budgets summed from it. The wasmtime
+//! host and the WAMR runner both decide and meter every request with it; each
+//! brings its own I/O (resolver, TLS, sockets), so a device build of the
+//! runner pulls in neither wasmtime nor an async runtime.
 
 pub mod addr;
 pub mod decide;
+pub mod limits;
+pub mod metering;
+pub mod model_calls;
 pub mod origin;
 pub mod policy;
