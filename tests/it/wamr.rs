@@ -16,6 +16,8 @@ use wasiclaw_tests::{MockServer, Script, Turn};
 
 use crate::harness::*;
 
+mod limits;
+
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 fn p1_module() -> PathBuf {

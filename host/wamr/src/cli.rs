@@ -16,6 +16,8 @@ host options (as for `wasiclaw run`):
   --policy FILE              policy file with a `host` section (default: DIR/wasiclaw.json)
   --allow-host HOST[:PORT]   also allow HOST for web_fetch (repeatable; *.suffix, *)
   --max-response-bytes N     largest HTTP response body the guest may receive
+  --session-budget N         refuse model calls once the session spent N tokens
+  --daily-budget N           refuse model calls once N tokens were spent today (UTC)
 WAMR options:
   --module PATH              core module to run (default: the embedded dist/wasiclaw-p1.wasm)
   --stack-size BYTES         interpreter stack for the guest (default 262144)
@@ -26,7 +28,8 @@ agent options (passed to the module): -m MESSAGE, --session NAME, --model M,
 
 From the environment: OPENAI_BASE_URL / ANTHROPIC_BASE_URL and WASICLAW_* go to
 the guest; OPENAI_API_KEY / ANTHROPIC_API_KEY stay in the runner, which adds
-them only to requests to that provider's base URL.
+them only to requests to that provider's base URL. Model calls are metered
+into DIR/usage.jsonl, as under `wasiclaw run`.
 ";
 
 const DEFAULT_STACK: u32 = 256 * 1024;
@@ -76,6 +79,8 @@ pub fn plan(argv: &[String], host_env: &dyn Env) -> Result<Parsed, String> {
             "--policy" => ov.policy_file = Some(PathBuf::from(value(flag)?)),
             "--allow-host" => ov.allow_hosts.push(value(flag)?),
             "--max-response-bytes" => ov.max_response_bytes = Some(number(flag, value(flag)?)?),
+            "--session-budget" => ov.session_budget = Some(number(flag, value(flag)?)?),
+            "--daily-budget" => ov.daily_budget = Some(number(flag, value(flag)?)?),
             "--module" => module = Some(PathBuf::from(value(flag)?)),
             "--stack-size" => {
                 stack_size = number(flag, value(flag)?)?
@@ -167,6 +172,10 @@ mod tests {
         .unwrap();
         assert_eq!(p.args, vec!["wasiclaw", "-m", "x", "--no-stream"]);
         assert_eq!(p.policy.body_limit(), 5);
+        let p = run(&["--session-budget=7", "--daily-budget", "9"], &[]).unwrap();
+        assert_eq!(p.policy.rules().session_budget, Some(7));
+        assert_eq!(p.policy.rules().daily_budget, Some(9));
+        assert_eq!(p.args, vec!["wasiclaw"]);
         assert!(run(&["--stack-size", "10"], &[]).is_err());
         assert!(run(&["--max-response-bytes", "lots"], &[]).is_err());
         assert!(run(&["--workspace", "/nonexistent/dir"], &[]).is_err());

@@ -5,9 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use wasiclaw_policy::model_calls::admit;
+
 use crate::errors::{code, Fail};
-use crate::net::{self, Incoming, Outgoing};
+use crate::net::{self, Outgoing};
 use crate::policy::Policy;
+use crate::response::Response;
 
 /// Per the ABI: at most this many responses open at once.
 pub const MAX_HANDLES: usize = 16;
@@ -17,15 +20,18 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct HttpHost {
     policy: Policy,
-    open: BTreeMap<i32, Incoming>,
+    /// The session model calls are metered and budgeted under.
+    session: String,
+    open: BTreeMap<i32, Response>,
     next: i32,
     last_error: String,
 }
 
 impl HttpHost {
-    pub fn new(policy: Policy) -> HttpHost {
+    pub fn new(policy: Policy, session: &str) -> HttpHost {
         HttpHost {
             policy,
+            session: session.to_string(),
             open: BTreeMap::new(),
             next: 1,
             last_error: String::new(),
@@ -79,6 +85,16 @@ impl HttpHost {
             ));
         }
         let approved = self.policy.approve(url, headers)?;
+        let recorder = match approved.model_call {
+            None => None,
+            Some(kind) => match admit(self.policy.rules(), &self.session, kind) {
+                Ok(r) => Some(r),
+                Err(why) => {
+                    eprintln!("wasiclaw-wamr: host refused model request: {why}");
+                    return Ok(self.keep(Response::refusal(&why)));
+                }
+            },
+        };
         let timeout = match timeout_ms {
             0 => DEFAULT_TIMEOUT,
             ms => Duration::from_millis(ms.into()).min(MAX_TIMEOUT),
@@ -91,6 +107,11 @@ impl HttpHost {
             body,
         };
         let resp = net::exchange(approved.addr, &out, timeout, self.policy.body_limit())?;
+        Ok(self.keep(Response::net(resp, recorder)))
+    }
+
+    /// Stores an open response under a new handle.
+    fn keep(&mut self, resp: Response) -> i32 {
         // Handles stay positive and are not reused soon after close.
         let handle = self.next;
         self.next = if self.next == i32::MAX {
@@ -99,7 +120,7 @@ impl HttpHost {
             self.next + 1
         };
         self.open.insert(handle, resp);
-        Ok(handle)
+        handle
     }
 
     pub fn status(&mut self, handle: i32) -> i32 {

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! wasiclaw-wamr [--workspace DIR] [--policy FILE] [--allow-host HOST[:PORT]]...
-//!               [--max-response-bytes N] [--module PATH] [--stack-size BYTES]
+//!               [--max-response-bytes N] [--session-budget N] [--daily-budget N]
+//!               [--module PATH] [--stack-size BYTES]
 //!               [agent flags: -m MESSAGE, --session NAME, --no-stream, ...]
 //! ```
 //!
@@ -17,6 +18,7 @@ mod http_host;
 mod natives;
 mod net;
 mod policy;
+mod response;
 mod runtime;
 
 use std::process::ExitCode;
@@ -54,7 +56,8 @@ fn main() -> ExitCode {
         }
         None => EMBEDDED.to_vec(),
     };
-    natives::install(http_host::HttpHost::new(plan.policy));
+    let session = wasiclaw_policy::model_calls::session_of(&plan.args);
+    natives::install(http_host::HttpHost::new(plan.policy, &session));
     let result = runtime::run(&runtime::Guest {
         wasm: &wasm,
         workspace: &plan.workspace,

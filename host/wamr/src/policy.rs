@@ -4,8 +4,8 @@
 //! the provider endpoints and `allow_hosts` are reachable, names must resolve
 //! to public addresses (literal addresses the operator listed excepted), the
 //! connection goes to the address that was checked, the provider's key is
-//! injected only toward that provider (the guest has none), and responses are
-//! capped at `max_response_bytes`.
+//! injected only toward that provider (the guest has none), responses are
+//! capped at `max_response_bytes`, and model calls are metered and budgeted.
 
 use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -13,6 +13,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use wasiclaw_policy::decide::{decide, Decision};
+use wasiclaw_policy::model_calls::is_model_call;
 use wasiclaw_policy::policy::{Policy as HostPolicy, ProviderKind};
 
 use crate::errors::{code, Fail};
@@ -109,6 +110,8 @@ pub struct Approved {
     pub authority: String,
     pub path_query: String,
     pub headers: Vec<(String, String)>,
+    /// A model call to a provider endpoint (metered, budgeted): its API.
+    pub model_call: Option<ProviderKind>,
 }
 
 impl Policy {
@@ -118,6 +121,10 @@ impl Policy {
 
     pub fn body_limit(&self) -> u64 {
         self.inner.max_response_bytes
+    }
+
+    pub fn rules(&self) -> &HostPolicy {
+        &self.inner
     }
 
     /// Checks `url` with the host's decision procedure and rewrites the
@@ -160,9 +167,13 @@ impl Policy {
                 )
             })
             .collect();
+        let mut model_call = None;
         if let Some(ep) = provider {
             let anthropic = out.iter().any(|(k, _)| k == "anthropic-version");
             let ep = self.inner.endpoint_speaking(ep, anthropic);
+            if is_model_call(&path_query) {
+                model_call = Some(ep.kind);
+            }
             out.retain(|(k, _)| k != "authorization" && k != "x-api-key");
             if let Some(key) = &ep.key {
                 if key.contains(['\r', '\n']) {
@@ -182,6 +193,7 @@ impl Policy {
             authority: origin.authority(),
             path_query,
             headers: out,
+            model_call,
         })
     }
 }
@@ -277,8 +289,12 @@ mod tests {
             ]
         );
         assert_eq!(a.addr, "127.0.0.1:9".parse().unwrap());
+        assert_eq!(a.model_call, Some(ProviderKind::OpenAi));
+        let models = p.approve("http://127.0.0.1:9/v1/models", guest()).unwrap();
+        assert_eq!(models.model_call, None);
         let b = p.approve("http://127.0.0.1:10/x", guest()).unwrap();
         assert!(!format!("{:?}", b.headers).contains("sk-real"));
+        assert_eq!(b.model_call, None);
     }
 
     #[test]

@@ -1,0 +1,120 @@
+//! A response the guest holds a handle to: from the network, or answered by
+//! the runner itself (a model call a spent budget refuses). A model call's
+//! body is teed into a usage meter as the guest reads it and recorded once,
+//! at its end or when the guest lets go of it early, as the native host does.
+
+use wasiclaw_policy::metering::UsageMeter;
+use wasiclaw_policy::model_calls::{refusal_body, Recorder, REFUSAL_STATUS};
+
+use crate::errors::{code, Fail};
+use crate::net::Incoming;
+
+enum Source {
+    Net(Incoming),
+    /// The body and how much of it the guest has read.
+    Canned(Vec<u8>, usize),
+}
+
+pub struct Response {
+    pub status: u16,
+    /// Lower-cased names, in the order received.
+    pub headers: Vec<(String, String)>,
+    body: Source,
+    meter: Option<(UsageMeter, Recorder)>,
+}
+
+impl Response {
+    /// A network response; `recorder` set for a metered model call.
+    pub fn net(mut incoming: Incoming, recorder: Option<Recorder>) -> Response {
+        let headers = std::mem::take(&mut incoming.headers);
+        let ctype = headers
+            .iter()
+            .find(|(k, _)| k == "content-type")
+            .map_or("", |(_, v)| v.as_str());
+        let meter = recorder.map(|r| (UsageMeter::new(ctype), r));
+        Response {
+            status: incoming.status,
+            headers,
+            body: Source::Net(incoming),
+            meter,
+        }
+    }
+
+    /// The provider-shaped refusal of a model call (the native host's).
+    pub fn refusal(why: &str) -> Response {
+        Response {
+            status: REFUSAL_STATUS,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Source::Canned(refusal_body(why).into_bytes(), 0),
+            meter: None,
+        }
+    }
+
+    /// The next body bytes into `buf`; `0` at the end.
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, Fail> {
+        let got = match &mut self.body {
+            Source::Net(incoming) => incoming.read(buf),
+            Source::Canned(body, pos) => {
+                let n = (body.len() - *pos).min(buf.len());
+                buf[..n].copy_from_slice(&body[*pos..*pos + n]);
+                *pos += n;
+                Ok(n)
+            }
+        };
+        match got {
+            Ok(0) => self.record(),
+            Ok(n) => {
+                if let Some((meter, _)) = self.meter.as_mut() {
+                    meter.feed(&buf[..n]);
+                }
+            }
+            // A body cut at the size limit is not metered (as natively).
+            Err(Fail {
+                code: code::TOO_LARGE,
+                ..
+            }) => self.meter = None,
+            Err(_) => {}
+        }
+        got
+    }
+
+    fn record(&mut self) {
+        if let Some((meter, recorder)) = self.meter.take() {
+            if let Err(e) = recorder.record(meter) {
+                eprintln!("wasiclaw-wamr: cannot record token usage: {e}");
+            }
+        }
+    }
+}
+
+impl Drop for Response {
+    fn drop(&mut self) {
+        self.record();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_reads_as_the_provider_shaped_error() {
+        let mut r = Response::refusal("budget spent");
+        assert_eq!(r.status, 403);
+        let mut body = Vec::new();
+        let mut buf = [0u8; 7];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&buf[..n]);
+        }
+        let body = String::from_utf8(body).unwrap();
+        assert!(
+            body.contains(r#""message":"wasiclaw host: budget spent""#),
+            "{body}"
+        );
+        assert_eq!(r.read(&mut buf).unwrap(), 0);
+    }
+}
