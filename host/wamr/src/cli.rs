@@ -18,6 +18,8 @@ host options (as for `wasiclaw run`):
   --max-response-bytes N     largest HTTP response body the guest may receive
   --session-budget N         refuse model calls once the session spent N tokens
   --daily-budget N           refuse model calls once N tokens were spent today (UTC)
+  --timeout-secs N           wall-clock limit for the turn (default 300)
+  --memory-limit-mib N       linear-memory limit for the guest (default 64)
 WAMR options:
   --module PATH              core module to run (default: the embedded dist/wasiclaw-p1.wasm)
   --stack-size BYTES         interpreter stack for the guest (default 262144)
@@ -81,6 +83,8 @@ pub fn plan(argv: &[String], host_env: &dyn Env) -> Result<Parsed, String> {
             "--max-response-bytes" => ov.max_response_bytes = Some(number(flag, value(flag)?)?),
             "--session-budget" => ov.session_budget = Some(number(flag, value(flag)?)?),
             "--daily-budget" => ov.daily_budget = Some(number(flag, value(flag)?)?),
+            "--timeout-secs" => ov.turn_timeout_secs = Some(number(flag, value(flag)?)?),
+            "--memory-limit-mib" => ov.memory_limit_mib = Some(number(flag, value(flag)?)?),
             "--module" => module = Some(PathBuf::from(value(flag)?)),
             "--stack-size" => {
                 stack_size = number(flag, value(flag)?)?
@@ -172,9 +176,26 @@ mod tests {
         .unwrap();
         assert_eq!(p.args, vec!["wasiclaw", "-m", "x", "--no-stream"]);
         assert_eq!(p.policy.body_limit(), 5);
-        let p = run(&["--session-budget=7", "--daily-budget", "9"], &[]).unwrap();
-        assert_eq!(p.policy.rules().session_budget, Some(7));
-        assert_eq!(p.policy.rules().daily_budget, Some(9));
+        let p = run(
+            &[
+                "--session-budget=7",
+                "--daily-budget",
+                "9",
+                "--timeout-secs=3",
+                "--memory-limit-mib",
+                "16",
+            ],
+            &[],
+        )
+        .unwrap();
+        let rules = p.policy.rules();
+        assert_eq!(
+            (rules.session_budget, rules.daily_budget),
+            (Some(7), Some(9))
+        );
+        assert_eq!(rules.turn_timeout_secs, 3);
+        assert_eq!(rules.memory_limit_bytes, 16 << 20);
+        assert!(run(&["--timeout-secs", "soon"], &[]).is_err());
         assert_eq!(p.args, vec!["wasiclaw"]);
         assert!(run(&["--stack-size", "10"], &[]).is_err());
         assert!(run(&["--max-response-bytes", "lots"], &[]).is_err());

@@ -3,11 +3,13 @@
 //! only turns WAMR's arguments into these slices.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasiclaw_policy::model_calls::admit;
 
 use crate::errors::{code, Fail};
+use crate::limits::Deadline;
 use crate::net::{self, Outgoing};
 use crate::policy::Policy;
 use crate::response::Response;
@@ -22,24 +24,33 @@ pub struct HttpHost {
     policy: Policy,
     /// The session model calls are metered and budgeted under.
     session: String,
+    deadline: Arc<Deadline>,
     open: BTreeMap<i32, Response>,
     next: i32,
     last_error: String,
 }
 
 impl HttpHost {
-    pub fn new(policy: Policy, session: &str) -> HttpHost {
+    pub fn new(policy: Policy, session: &str, deadline: Arc<Deadline>) -> HttpHost {
         HttpHost {
             policy,
             session: session.to_string(),
+            deadline,
             open: BTreeMap::new(),
             next: 1,
             last_error: String::new(),
         }
     }
 
-    /// Records a failure for `last_error` and returns its code.
+    /// Records a failure for `last_error` and returns its code. Past the
+    /// deadline every failure is the time limit (the watchdog closed the
+    /// socket; the instance stops as this native returns).
     fn fail(&mut self, f: Fail) -> i32 {
+        let f = if self.deadline.expired() {
+            self.deadline.fail()
+        } else {
+            f
+        };
         self.last_error = f.message;
         f.code
     }
@@ -106,7 +117,8 @@ impl HttpHost {
             headers: &approved.headers,
             body,
         };
-        let resp = net::exchange(approved.addr, &out, timeout, self.policy.body_limit())?;
+        let limit = self.policy.body_limit();
+        let resp = net::exchange(approved.addr, &out, timeout, limit, &self.deadline)?;
         Ok(self.keep(Response::net(resp, recorder)))
     }
 
@@ -154,6 +166,8 @@ impl HttpHost {
             return self.fail(bad_handle());
         };
         match r.read(&mut buf[..cap]) {
+            // A socket shut at the deadline reads as its end: not a body.
+            Ok(_) if self.deadline.expired() => self.fail(self.deadline.fail()),
             Ok(n) => n as i32,
             Err(f) => self.fail(f),
         }

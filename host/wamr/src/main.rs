@@ -5,6 +5,7 @@
 //! ```text
 //! wasiclaw-wamr [--workspace DIR] [--policy FILE] [--allow-host HOST[:PORT]]...
 //!               [--max-response-bytes N] [--session-budget N] [--daily-budget N]
+//!               [--timeout-secs N] [--memory-limit-mib N]
 //!               [--module PATH] [--stack-size BYTES]
 //!               [agent flags: -m MESSAGE, --session NAME, --no-stream, ...]
 //! ```
@@ -15,6 +16,7 @@
 mod cli;
 mod errors;
 mod http_host;
+mod limits;
 mod natives;
 mod net;
 mod policy;
@@ -22,6 +24,7 @@ mod response;
 mod runtime;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// `dist/wasiclaw-p1.wasm` when it existed at build time (build.rs), else empty.
 static EMBEDDED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wasiclaw-p1.wasm"));
@@ -57,13 +60,22 @@ fn main() -> ExitCode {
         None => EMBEDDED.to_vec(),
     };
     let session = wasiclaw_policy::model_calls::session_of(&plan.args);
-    natives::install(http_host::HttpHost::new(plan.policy, &session));
+    let rules = plan.policy.rules();
+    let memory_limit = rules.memory_limit_bytes;
+    let deadline = limits::Deadline::new(Duration::from_secs(rules.turn_timeout_secs));
+    natives::install(http_host::HttpHost::new(
+        plan.policy,
+        &session,
+        deadline.clone(),
+    ));
     let result = runtime::run(&runtime::Guest {
         wasm: &wasm,
         workspace: &plan.workspace,
         env: &plan.env,
         args: &plan.args,
         stack_size: plan.stack_size,
+        memory_limit,
+        deadline: &deadline,
     });
     natives::uninstall();
     match result {

@@ -1,13 +1,16 @@
 //! A minimal blocking HTTP/1.1 client over `std::net`: one request per
 //! connection (`connection: close`), `content-length`, chunked or
-//! read-to-close bodies, a timeout on every wait, and a body limit. Enough for
-//! LLM APIs and web pages behind the policy, and nothing that needs a runtime.
+//! read-to-close bodies, a timeout on every wait, a body limit, and the
+//! socket under the turn's deadline. Enough for LLM APIs and web pages
+//! behind the policy, and nothing that needs a runtime.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::errors::{code, Fail};
+use crate::limits::{Deadline, Watched};
 
 /// The longest status line or header line we accept.
 const MAX_LINE: usize = 16 * 1024;
@@ -40,17 +43,22 @@ pub struct Incoming {
     framing: Framing,
     received: u64,
     limit: u64,
+    /// Shut down from the watchdog if the turn runs out.
+    _watched: Watched,
 }
 
 /// Connects to the already-checked address, sends the request and reads the
-/// status line and headers.
+/// status line and headers, within `timeout` per wait and the turn's deadline.
 pub fn exchange(
     addr: SocketAddr,
     req: &Outgoing,
     timeout: Duration,
     limit: u64,
+    deadline: &Arc<Deadline>,
 ) -> Result<Incoming, Fail> {
-    let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| io_fail(&e, "connect"))?;
+    let connect = timeout.min(deadline.remaining()?);
+    let stream = TcpStream::connect_timeout(&addr, connect).map_err(|e| io_fail(&e, "connect"))?;
+    let watched = deadline.watch(&stream)?;
     stream
         .set_read_timeout(Some(timeout))
         .and_then(|_| stream.set_write_timeout(Some(timeout)))
@@ -116,6 +124,7 @@ pub fn exchange(
         framing,
         received: 0,
         limit,
+        _watched: watched,
     })
 }
 

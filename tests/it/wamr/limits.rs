@@ -1,12 +1,17 @@
 //! What `wasiclaw run` counts and caps, under `wasiclaw-wamr`: token usage
 //! read from the provider's responses into `usage.jsonl`, budgets refusing
 //! the next model call, and the turn's time and memory limits. Mirrors the
-//! native host's tests in host.rs.
+//! native host's tests in host.rs and limits.rs; the misbehaving guests are
+//! core modules in `tests/fixtures/*-p1.wat`.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
 
 use serde_json::Value;
-use wasiclaw_tests::{MockServer, Script};
+use wasiclaw_tests::{ChatRequest, MockServer, Reply, Responder, Script};
 
-use super::Wamr;
+use super::{exec, runner, Wamr};
 use crate::harness::*;
 
 fn usage_lines(ws: &Workspace) -> Vec<Value> {
@@ -77,4 +82,87 @@ fn wamr_spent_budget_refuses_the_next_turn() {
     assert_eq!(daily.code, Some(1), "{daily}");
     assert!(daily.stderr.contains("daily token budget"), "{daily}");
     assert_eq!(usage_lines(&ws).len(), 2);
+}
+
+/// `wasiclaw-wamr --module FIXTURE` with runner flags; no provider needed.
+fn run_fixture(name: &str, flags: &[&str]) -> Output {
+    let ws = Workspace::new();
+    let mut args = vec![
+        "--workspace".to_string(),
+        ws.path().display().to_string(),
+        "--module".to_string(),
+        fixture(name).display().to_string(),
+    ];
+    args.extend(flags.iter().map(|s| s.to_string()));
+    exec(runner(), &args, &[])
+}
+
+#[test]
+fn wamr_stops_spinning_guest_code_at_the_time_limit() {
+    let out = run_fixture("spin-p1", &["--timeout-secs", "1"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        out.stderr
+            .contains("the turn exceeded the time limit of 1 s"),
+        "{out}"
+    );
+}
+
+/// Answers far past the test's time limit, as a hung provider does.
+struct Stalled;
+
+impl Responder for Stalled {
+    fn respond(&self, _: &ChatRequest) -> Option<Reply> {
+        thread::sleep(Duration::from_secs(20));
+        Some(Reply::text("too late"))
+    }
+}
+
+#[test]
+fn wamr_time_limit_ends_a_turn_waiting_on_a_stalled_provider() {
+    let ws = Workspace::new();
+    let server = MockServer::bind(0, Arc::new(Stalled)).expect("bind mock");
+    let out = Wamr::new(&ws)
+        .openai(&server)
+        .arg("--timeout-secs")
+        .arg("2")
+        .run("hi");
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("time limit of 2 s"), "{out}");
+    assert!(out.stdout.is_empty(), "{out}");
+    // Released by the watchdog, not by the agent's own read timeout.
+    assert!(out.elapsed < Duration::from_secs(15), "{out}");
+}
+
+#[test]
+fn wamr_memory_grown_past_the_limit_is_refused_with_a_clear_error() {
+    let out = run_fixture("grow-p1", &["--memory-limit-mib", "8"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("memory limit of 8 MiB"), "{out}");
+    // A cap under the module's initial memory refuses it before it runs.
+    let out = run_fixture("grow-p1", &["--memory-limit-mib", "0"]);
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stderr.contains("memory limit of 0 MiB"), "{out}");
+    assert!(out.stdout.is_empty(), "{out}");
+}
+
+#[test]
+fn wamr_memory_limit_ends_a_turn_whose_reply_does_not_fit() {
+    let ws = Workspace::new();
+    // 3 MB of reply: the agent's copies of it outgrow a 2 MiB cap (the
+    // module starts with 128 KiB), not the default 64 MiB.
+    let big = "x".repeat(3_000_000);
+    let server = MockServer::start(Script::new().text(&big).text(&big));
+    let capped = Wamr::new(&ws)
+        .openai(&server)
+        .arg("--memory-limit-mib")
+        .arg("2")
+        .arg("--no-stream")
+        .run("hi");
+    assert_eq!(capped.code, Some(1), "{capped}");
+    assert!(capped.stderr.contains("memory limit of 2 MiB"), "{capped}");
+    assert!(capped.stdout.is_empty(), "{capped}");
+    let roomy = Wamr::new(&ws).openai(&server).arg("--no-stream").run("hi");
+    roomy.assert_success(&server);
+    assert_eq!(roomy.reply().len(), big.len());
 }
