@@ -523,3 +523,33 @@ pub fn assert_jsonl(ws: &Workspace, rel: &str) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// The usage ledger the hosts append to, one JSON object per model call.
+pub fn usage_lines(ws: &Workspace) -> Vec<serde_json::Value> {
+    ws.read("usage.jsonl")
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("usage.jsonl line is JSON"))
+        .collect()
+}
+
+/// A provider that hangs: answers after 20 s (far past any test's time
+/// limit) when the newest user message contains `trigger`, at once
+/// otherwise; an empty trigger stalls every request.
+pub struct Stall {
+    pub trigger: &'static str,
+}
+
+impl wasiclaw_tests::Responder for Stall {
+    fn respond(&self, request: &wasiclaw_tests::ChatRequest) -> Option<wasiclaw_tests::Reply> {
+        let conv = request.conversation();
+        let last_user = conv.iter().rev().find_map(|t| match t {
+            wasiclaw_tests::Turn::User(u) => Some(u.as_str()),
+            _ => None,
+        });
+        if last_user.is_some_and(|u| u.contains(self.trigger)) {
+            thread::sleep(Duration::from_secs(20));
+        }
+        Some(wasiclaw_tests::Reply::text("prompt answer"))
+    }
+}

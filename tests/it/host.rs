@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use wasiclaw_tests::{ChatRequest, MockServer, Reply, Responder, Script};
+use wasiclaw_tests::{MockServer, Script};
 
-use crate::harness::{cache_dir, repo_root, wasiclaw_bin, wasm, Workspace};
+use crate::harness::{cache_dir, repo_root, usage_lines, wasiclaw_bin, wasm, Stall, Workspace};
 
 const HOST_KEY: &str = "sk-host-only-7f3a";
 
@@ -64,14 +64,6 @@ fn run(ws: &Workspace, server: &MockServer, extra: &[&str], message: &str) -> Ou
     let mut args = extra.to_vec();
     args.extend(["--no-stream", "-m", message]);
     wasiclaw(ws, &server.openai_base(), "run", &args)
-}
-
-fn usage_lines(ws: &Workspace) -> Vec<Value> {
-    ws.read("usage.jsonl")
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("usage.jsonl line is JSON"))
-        .collect()
 }
 
 #[test]
@@ -256,20 +248,10 @@ fn memory_limit_ends_the_run_with_a_clear_error() {
     assert!(out.stdout.is_empty(), "{out:?}");
 }
 
-/// Answers after a long pause: a provider that hangs.
-struct Slow;
-
-impl Responder for Slow {
-    fn respond(&self, _: &ChatRequest) -> Option<Reply> {
-        std::thread::sleep(Duration::from_secs(20));
-        Some(Reply::text("too late"))
-    }
-}
-
 #[test]
 fn time_limit_ends_a_hanging_turn() {
     let ws = Workspace::new();
-    let server = MockServer::bind(0, Arc::new(Slow)).expect("bind mock");
+    let server = MockServer::bind(0, Arc::new(Stall { trigger: "" })).expect("bind mock");
     let out = run(&ws, &server, &["--timeout-secs", "2"], "hi");
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("time limit of 2 s"), "{out:?}");

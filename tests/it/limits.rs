@@ -7,11 +7,9 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::thread;
-use std::time::Duration;
 
 use serde_json::json;
-use wasiclaw_tests::{ChatRequest, MockServer, Reply, Responder, Script, Turn};
+use wasiclaw_tests::{MockServer, Script};
 
 use crate::harness::*;
 use crate::serve::server::{Host, Serve};
@@ -73,28 +71,10 @@ fn serve_ends_a_spinning_handler_at_the_time_limit_and_lives_on() {
     assert!(s.alive(), "{}", s.log());
 }
 
-/// Answers at once, except that a turn whose newest user message says
-/// "stall" waits far past the test's time limit, as a hung provider does.
-struct StallWhenAsked;
-
-impl Responder for StallWhenAsked {
-    fn respond(&self, request: &ChatRequest) -> Option<Reply> {
-        let conv = request.conversation();
-        let last_user = conv.iter().rev().find_map(|t| match t {
-            Turn::User(u) => Some(u.as_str()),
-            _ => None,
-        });
-        if last_user.is_some_and(|u| u.contains("stall")) {
-            thread::sleep(Duration::from_secs(20));
-        }
-        Some(Reply::text("prompt answer"))
-    }
-}
-
 #[test]
 fn serve_keeps_serving_after_a_turn_over_the_time_limit() {
     let ws = Workspace::new();
-    let server = MockServer::bind(0, Arc::new(StallWhenAsked)).expect("bind mock");
+    let server = MockServer::bind(0, Arc::new(Stall { trigger: "stall" })).expect("bind mock");
     let mut s = Serve::start_at(
         Host::Wasiclaw,
         &ws,

@@ -5,22 +5,12 @@
 //! core modules in `tests/fixtures/*-p1.wat`.
 
 use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
-use serde_json::Value;
-use wasiclaw_tests::{ChatRequest, MockServer, Reply, Responder, Script};
+use wasiclaw_tests::{MockServer, Script};
 
 use super::{exec, runner, Wamr};
 use crate::harness::*;
-
-fn usage_lines(ws: &Workspace) -> Vec<Value> {
-    ws.read("usage.jsonl")
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("usage.jsonl line is JSON"))
-        .collect()
-}
 
 #[test]
 fn wamr_meters_each_model_call_as_the_native_host_does() {
@@ -108,20 +98,10 @@ fn wamr_stops_spinning_guest_code_at_the_time_limit() {
     );
 }
 
-/// Answers far past the test's time limit, as a hung provider does.
-struct Stalled;
-
-impl Responder for Stalled {
-    fn respond(&self, _: &ChatRequest) -> Option<Reply> {
-        thread::sleep(Duration::from_secs(20));
-        Some(Reply::text("too late"))
-    }
-}
-
 #[test]
 fn wamr_time_limit_ends_a_turn_waiting_on_a_stalled_provider() {
     let ws = Workspace::new();
-    let server = MockServer::bind(0, Arc::new(Stalled)).expect("bind mock");
+    let server = MockServer::bind(0, Arc::new(Stall { trigger: "" })).expect("bind mock");
     let out = Wamr::new(&ws)
         .openai(&server)
         .arg("--timeout-secs")
