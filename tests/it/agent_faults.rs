@@ -9,9 +9,12 @@ use wasiclaw_tests::{dead_base_url, Fault, MockServer, Script, ToolCall};
 
 use crate::harness::*;
 
-under_both!(
-    wasmtime_run = crate::harness::Runner::Wasmtime,
-    wasiclaw_run = crate::harness::Runner::Wasiclaw;
+under_each!(
+    [
+        wasmtime_run = crate::harness::Runner::Wasmtime,
+        wasiclaw_run = crate::harness::Runner::Wasiclaw,
+        wamr_run = crate::harness::Runner::Wamr,
+    ];
     invalid_tool_arguments_go_back_to_the_model,
     invalid_tool_arguments_on_anthropic_stream,
     unknown_tool_goes_back_to_the_model,

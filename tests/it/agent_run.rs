@@ -7,9 +7,12 @@ use wasiclaw_tests::{MockServer, Script, Turn};
 
 use crate::harness::*;
 
-under_both!(
-    wasmtime_run = crate::harness::Runner::Wasmtime,
-    wasiclaw_run = crate::harness::Runner::Wasiclaw;
+under_each!(
+    [
+        wasmtime_run = crate::harness::Runner::Wasmtime,
+        wasiclaw_run = crate::harness::Runner::Wasiclaw,
+        wamr_run = crate::harness::Runner::Wamr,
+    ];
     plain_answer_is_exactly_stdout,
     workspace_files_form_the_system_prompt,
     write_then_read_leaves_the_file_on_disk,

@@ -69,6 +69,44 @@ pub fn cargo_tool(name: &str) -> PathBuf {
         })
 }
 
+/// The preview-1 core module WAMR runs. Missing is a failure, never a skip.
+pub fn p1_module() -> PathBuf {
+    let p = repo_root().join("dist/wasiclaw-p1.wasm");
+    assert!(
+        p.is_file(),
+        "dist/wasiclaw-p1.wasm missing: run scripts/build-p1 first"
+    );
+    p
+}
+
+/// `wasiclaw-wamr` from `$WASICLAW_WAMR`, else next to this test binary's
+/// profile directory (`<target>/<profile>/deps/it-*` -> `<target>/<profile>/`),
+/// else any profile of the same target dir.
+pub fn wamr_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("WASICLAW_WAMR") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("<target>/<profile>");
+    let target = profile_dir.parent().expect("<target>");
+    let candidates = [
+        profile_dir.join("wasiclaw-wamr"),
+        target.join("debug/wasiclaw-wamr"),
+        target.join("native/wasiclaw-wamr"),
+        target.join("release/wasiclaw-wamr"),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!("wasiclaw-wamr not built: run `cargo build -p wasiclaw-wamr` (looked in {candidates:?})")
+        })
+}
+
 /// `tests/fixtures/NAME.wat` assembled (by `wasm-tools parse`) into a
 /// component binary under the target directory (a file per call, so tests
 /// running in parallel never share one being written); returns its path.
@@ -207,20 +245,26 @@ pub enum Runner {
     /// host, which passes the guest only what its policy allows and injects
     /// the key itself.
     Wasiclaw,
+    /// `wasiclaw-wamr --workspace WS --module dist/wasiclaw-p1.wasm ...`: the
+    /// preview-1 core module on WAMR, environment given to the runner, which
+    /// keys the requests itself as `wasiclaw` does.
+    Wamr,
 }
 
 /// Generates the `#[test]`s for scenarios written as `fn name(x: T)`: one
 /// submodule per value, each with a test per scenario, e.g.
-/// `under_both!(wasmtime_run = Runner::Wasmtime, wasiclaw_run = Runner::Wasiclaw; a, b);`
+/// `under_each!([wasmtime_run = Runner::Wasmtime, wamr_run = Runner::Wamr]; a, b);`
 /// (the values are spliced into the submodules: `super::` reaches the file).
-macro_rules! under_both {
-    ($a:ident = $va:expr, $b:ident = $vb:expr; $($name:ident),* $(,)?) => {
-        mod $a {
-            $(#[test] fn $name() { super::$name($va) })*
+macro_rules! under_each {
+    ([$($m:ident = $v:expr),+ $(,)?]; $($name:ident),* $(,)?) => {
+        under_each!(@mods [$($m = $v),+] [$($name),*]);
+    };
+    (@mods [] [$($name:ident),*]) => {};
+    (@mods [$m:ident = $v:expr $(, $rm:ident = $rv:expr)*] [$($name:ident),*]) => {
+        mod $m {
+            $(#[test] fn $name() { super::$name($v) })*
         }
-        mod $b {
-            $(#[test] fn $name() { super::$name($vb) })*
-        }
+        under_each!(@mods [$($rm = $rv),*] [$($name),*]);
     };
 }
 
@@ -287,7 +331,7 @@ impl Agent {
 
     /// Runs with exactly the configured arguments.
     pub fn exec(self) -> Output {
-        let mut cmd = match self.runner {
+        let cmd = match self.runner {
             Runner::Wasmtime => {
                 let mut cmd = Command::new(wasmtime());
                 cmd.arg("run").arg("-S").arg("http");
@@ -318,57 +362,78 @@ impl Agent {
                     .arg("run")
                     .arg("--workspace")
                     .arg(&self.ws)
-                    .args(&self.args)
-                    .env_clear()
-                    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                    .envs(self.env.iter().map(|(k, v)| (k, v)));
+                    .args(&self.args);
+                with_only_env(&mut cmd, &self.env);
+                cmd
+            }
+            Runner::Wamr => {
+                let mut cmd = Command::new(wamr_bin());
+                cmd.arg("--workspace")
+                    .arg(&self.ws)
+                    .arg("--module")
+                    .arg(p1_module())
+                    .args(&self.args);
+                with_only_env(&mut cmd, &self.env);
                 cmd
             }
         };
-        // Pinned, so results do not depend on the developer's shell: with it,
-        // wasmtime puts host backtraces into wasi:http error strings, and the
-        // agent must still print its error as one line.
-        cmd.env("RUST_BACKTRACE", "1");
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let command = format!("{cmd:?}");
-        let start = Instant::now();
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {command}: {e}"));
-        let drain = |mut r: Box<dyn Read + Send>| {
-            thread::spawn(move || {
-                let mut buf = Vec::new();
-                let _ = r.read_to_end(&mut buf);
-                String::from_utf8_lossy(&buf).into_owned()
-            })
-        };
-        let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
-        let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(s)) => break s,
-                Ok(None) if start.elapsed() > TIMEOUT => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "timed out after {TIMEOUT:?}: {command}\nstdout:\n{}\nstderr:\n{}",
-                        out.join().unwrap_or_default(),
-                        err.join().unwrap_or_default()
-                    );
-                }
-                Ok(None) => thread::sleep(Duration::from_millis(20)),
-                Err(e) => panic!("waiting for {command}: {e}"),
+        run_command(cmd)
+    }
+}
+
+/// Gives `cmd` exactly `env` (plus PATH) as its environment.
+pub fn with_only_env(cmd: &mut Command, env: &[(String, String)]) {
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k, v)));
+}
+
+/// Runs `cmd` to the end with stdin closed, output captured and a
+/// [`TIMEOUT`] (a hang fails the test with what it printed so far).
+pub fn run_command(mut cmd: Command) -> Output {
+    // Pinned, so results do not depend on the developer's shell: with it,
+    // wasmtime puts host backtraces into wasi:http error strings, and the
+    // agent must still print its error as one line.
+    cmd.env("RUST_BACKTRACE", "1");
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let command = format!("{cmd:?}");
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {command}: {e}"));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if start.elapsed() > TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "timed out after {TIMEOUT:?}: {command}\nstdout:\n{}\nstderr:\n{}",
+                    out.join().unwrap_or_default(),
+                    err.join().unwrap_or_default()
+                );
             }
-        };
-        Output {
-            command,
-            stdout: out.join().unwrap_or_default(),
-            stderr: err.join().unwrap_or_default(),
-            code: status.code(),
-            elapsed: start.elapsed(),
+            Ok(None) => thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("waiting for {command}: {e}"),
         }
+    };
+    Output {
+        command,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        code: status.code(),
+        elapsed: start.elapsed(),
     }
 }
 

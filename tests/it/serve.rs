@@ -15,9 +15,11 @@ use server::{Host, Resp, Serve};
 
 // Every scenario runs under both servers: the real `wasmtime serve` and
 // `wasiclaw serve` (pooling allocator, key injection, per-session locks).
-under_both!(
-    wasmtime_serve = super::Host::Wasmtime,
-    wasiclaw_serve = super::Host::Wasiclaw;
+under_each!(
+    [
+        wasmtime_serve = super::Host::Wasmtime,
+        wasiclaw_serve = super::Host::Wasiclaw,
+    ];
     healthz_routes_and_bad_requests,
     non_streaming_completion_has_the_openai_schema,
     streaming_completion_reassembles_to_the_reply,

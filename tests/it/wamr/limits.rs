@@ -9,21 +9,23 @@ use std::time::Duration;
 
 use wasiclaw_tests::{MockServer, Script};
 
-use super::{exec, runner, Wamr};
+use super::exec;
 use crate::harness::*;
 
 #[test]
 fn wamr_meters_each_model_call_as_the_native_host_does() {
     let ws = Workspace::new();
     let server = MockServer::start(Script::new().text("plain").text("streamed"));
-    let plain = Wamr::new(&ws)
+    let plain = Agent::on(Runner::Wamr, &ws)
         .openai(&server)
         .arg("--session")
         .arg("s1")
         .arg("--no-stream")
         .run("hi");
     plain.assert_success(&server);
-    let streamed = Wamr::new(&ws).anthropic(&server).run("hi again");
+    let streamed = Agent::on(Runner::Wamr, &ws)
+        .anthropic(&server)
+        .run("hi again");
     streamed.assert_success(&server);
     let usage = usage_lines(&ws);
     assert_eq!(usage.len(), 2, "{usage:?}");
@@ -50,7 +52,9 @@ fn wamr_spent_budget_refuses_the_next_turn() {
     let run = |extra: &[&str], message: &str| {
         extra
             .iter()
-            .fold(Wamr::new(&ws).openai(&server), |w, a| w.arg(a))
+            .fold(Agent::on(Runner::Wamr, &ws).openai(&server), |w, a| {
+                w.arg(a)
+            })
             .arg("--no-stream")
             .run(message)
     };
@@ -84,7 +88,7 @@ fn run_fixture(name: &str, flags: &[&str]) -> Output {
         fixture(name).display().to_string(),
     ];
     args.extend(flags.iter().map(|s| s.to_string()));
-    exec(runner(), &args, &[])
+    exec(wamr_bin(), &args, &[])
 }
 
 #[test]
@@ -102,7 +106,7 @@ fn wamr_stops_spinning_guest_code_at_the_time_limit() {
 fn wamr_time_limit_ends_a_turn_waiting_on_a_stalled_provider() {
     let ws = Workspace::new();
     let server = MockServer::bind(0, Arc::new(Stall { trigger: "" })).expect("bind mock");
-    let out = Wamr::new(&ws)
+    let out = Agent::on(Runner::Wamr, &ws)
         .openai(&server)
         .arg("--timeout-secs")
         .arg("2")
@@ -133,7 +137,7 @@ fn wamr_memory_limit_ends_a_turn_whose_reply_does_not_fit() {
     // module starts with 128 KiB), not the default 64 MiB.
     let big = "x".repeat(3_000_000);
     let server = MockServer::start(Script::new().text(&big).text(&big));
-    let capped = Wamr::new(&ws)
+    let capped = Agent::on(Runner::Wamr, &ws)
         .openai(&server)
         .arg("--memory-limit-mib")
         .arg("2")
@@ -142,7 +146,10 @@ fn wamr_memory_limit_ends_a_turn_whose_reply_does_not_fit() {
     assert_eq!(capped.code, Some(1), "{capped}");
     assert!(capped.stderr.contains("memory limit of 2 MiB"), "{capped}");
     assert!(capped.stdout.is_empty(), "{capped}");
-    let roomy = Wamr::new(&ws).openai(&server).arg("--no-stream").run("hi");
+    let roomy = Agent::on(Runner::Wamr, &ws)
+        .openai(&server)
+        .arg("--no-stream")
+        .run("hi");
     roomy.assert_success(&server);
     assert_eq!(roomy.reply().len(), big.len());
 }
