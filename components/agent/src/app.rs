@@ -254,13 +254,16 @@ impl Sink for CliSink<'_, '_, '_> {
     }
 }
 
-/// The `agent` export: one turn, config from the workspace and environment,
-/// nothing printed to stdout (tool activity still goes to `log`).
+/// One turn with config from the workspace and environment and nothing
+/// printed to stdout (tool activity still goes to `log`); reply text goes to
+/// `sink` as it arrives. The `agent` export passes `NoSink`, the edge build
+/// its response stream.
 pub fn export_turn(
     p: &mut Platform,
     log: &mut dyn FnMut(&str),
     session: &str,
     message: &str,
+    sink: &mut dyn Sink,
 ) -> Result<agent::TurnOutput, AgentError> {
     let ws = p.workspace.clone().map_err(AgentError::Config)?;
     let cfg = load_config(p.files, p.env, &Overrides::default())?;
@@ -272,5 +275,5 @@ pub fn export_turn(
         workspace: ws,
         log,
     };
-    agent::run_turn(&cfg, &mut env, session, message, &mut agent::NoSink)
+    agent::run_turn(&cfg, &mut env, session, message, sink)
 }

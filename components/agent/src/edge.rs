@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 
 use wasiclaw_json::{parse, quote, Value};
 
-use crate::agent::{self, Env, Sink, TurnOutput};
-use crate::app::{load_config, Platform};
+use crate::agent::{Sink, TurnOutput};
+use crate::app::{self, load_config, Platform};
 use crate::config::Overrides;
 use crate::error::AgentError;
 use crate::session;
@@ -286,23 +286,13 @@ pub fn model_name(p: &mut Platform) -> Result<String, AgentError> {
     Ok(load_config(p.files, p.env, &Overrides::default())?.model)
 }
 
-/// One turn for the edge: like `app::export_turn`, with reply text going to
-/// `sink` as it arrives.
+/// One turn for the edge: the request's session and message, reply text
+/// going to `sink` as it arrives.
 pub fn turn(
     p: &mut Platform,
     log: &mut dyn FnMut(&str),
     req: &ChatRequest,
     sink: &mut dyn Sink,
 ) -> Result<TurnOutput, AgentError> {
-    let ws = p.workspace.clone().map_err(AgentError::Config)?;
-    let cfg = load_config(p.files, p.env, &Overrides::default())?;
-    let mut env = Env {
-        http: &mut *p.http,
-        clock: &mut *p.clock,
-        tools: &mut *p.tools,
-        files: &mut *p.files,
-        workspace: ws,
-        log,
-    };
-    agent::run_turn(&cfg, &mut env, &req.session, &req.message, sink)
+    app::export_turn(p, log, &req.session, &req.message, sink)
 }

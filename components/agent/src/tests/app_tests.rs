@@ -335,12 +335,12 @@ fn export_turn_returns_the_reply_without_printing() {
         workspace: Ok("/w"),
         env: &env,
     };
-    let out = app::export_turn(&mut p, &mut |_| {}, "", "hi").unwrap();
+    let out = app::export_turn(&mut p, &mut |_| {}, "", "hi", &mut crate::agent::NoSink).unwrap();
     assert_eq!(out.text, "quiet");
     assert_eq!(out.usage.output_tokens, 2);
     p.workspace = Err("no workspace".into());
     assert_eq!(
-        app::export_turn(&mut p, &mut |_| {}, "", "hi"),
+        app::export_turn(&mut p, &mut |_| {}, "", "hi", &mut crate::agent::NoSink),
         Err(AgentError::Config("no workspace".into()))
     );
 }

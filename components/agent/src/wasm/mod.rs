@@ -171,7 +171,9 @@ impl wit_agent::Guest for Component {
         let mut log = |line: &str| {
             let _ = writeln!(err, "{line}");
         };
-        let out = with_platform(|p| app::export_turn(p, &mut log, &session, &message));
+        let out = with_platform(|p| {
+            app::export_turn(p, &mut log, &session, &message, &mut crate::agent::NoSink)
+        });
         match out {
             Ok(o) => Ok(wit_agent::Reply {
                 text: o.text,
