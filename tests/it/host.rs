@@ -12,30 +12,16 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use wasiclaw_tests::{MockServer, Script};
 
-use crate::harness::{cache_dir, repo_root, usage_lines, wasiclaw_bin, wasm, Stall, Workspace};
+use crate::harness::{
+    cache_dir, repo_root, run_command, usage_lines, wasiclaw_bin, wasm, with_only_env, Output,
+    Stall, Workspace,
+};
 
 const HOST_KEY: &str = "sk-host-only-7f3a";
 
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-impl std::fmt::Debug for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?} after {:?}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.took, self.stdout, self.stderr
-        )
-    }
-}
-
 /// Runs `wasiclaw SUBCOMMAND --workspace WS ARGS` with the provider pointed
 /// at `base` and the key only in the host's environment.
-fn wasiclaw(ws: &Workspace, base: &str, sub: &str, args: &[&str]) -> Out {
+fn wasiclaw(ws: &Workspace, base: &str, sub: &str, args: &[&str]) -> Output {
     let mut cmd = Command::new(wasiclaw_bin());
     cmd.arg("--module")
         .arg(wasm())
@@ -44,23 +30,17 @@ fn wasiclaw(ws: &Workspace, base: &str, sub: &str, args: &[&str]) -> Out {
         .arg(sub)
         .arg("--workspace")
         .arg(ws.path())
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("OPENAI_API_KEY", HOST_KEY)
-        .env("OPENAI_BASE_URL", base)
-        .stdin(Stdio::null());
-    let start = Instant::now();
-    let out = cmd.output().expect("spawn wasiclaw");
-    Out {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        took: start.elapsed(),
-    }
+        .args(args);
+    let env = [("OPENAI_API_KEY", HOST_KEY), ("OPENAI_BASE_URL", base)];
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    with_only_env(&mut cmd, &env);
+    run_command(cmd)
 }
 
-fn run(ws: &Workspace, server: &MockServer, extra: &[&str], message: &str) -> Out {
+fn run(ws: &Workspace, server: &MockServer, extra: &[&str], message: &str) -> Output {
     let mut args = extra.to_vec();
     args.extend(["--no-stream", "-m", message]);
     wasiclaw(ws, &server.openai_base(), "run", &args)
@@ -255,7 +235,7 @@ fn time_limit_ends_a_hanging_turn() {
     let out = run(&ws, &server, &["--timeout-secs", "2"], "hi");
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("time limit of 2 s"), "{out:?}");
-    assert!(out.took < Duration::from_secs(15), "{out:?}");
+    assert!(out.elapsed < Duration::from_secs(15), "{out:?}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! The misbehaving guests are tiny components in `tests/fixtures/*.wat`.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -19,23 +19,18 @@ use crate::serve::{assert_error_shape, content, user};
 /// request); returns the exit code and stderr.
 fn run_module(module: &Path, args: &[&str]) -> (Option<i32>, String) {
     let ws = Workspace::new();
-    let out = Command::new(wasiclaw_bin())
-        .arg("--module")
+    let mut cmd = Command::new(wasiclaw_bin());
+    cmd.arg("--module")
         .arg(module)
         .arg("--cache-dir")
         .arg(cache_dir())
         .args(["run", "--workspace"])
         .arg(ws.path())
         .args(args)
-        .args(["-m", "hi"])
-        .env_clear()
-        .stdin(Stdio::null())
-        .output()
-        .expect("spawn wasiclaw");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .args(["-m", "hi"]);
+    with_only_env(&mut cmd, &[]);
+    let out = run_command(cmd);
+    (out.code, out.stderr)
 }
 
 #[test]

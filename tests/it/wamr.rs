@@ -67,20 +67,14 @@ fn wamr_plain_answer_with_the_key_injected_by_the_runner() {
     assert_jsonl(&ws, "sessions/default.jsonl");
 }
 
+/// Path escapes under WAMR are `agent_run::wamr_run::path_escapes_*`; what
+/// the runner's own policy adds is the refusal of addresses it was not told
+/// to allow.
 #[test]
-fn wamr_refuses_path_escapes_and_unlisted_hosts() {
+fn wamr_refuses_unlisted_and_internal_hosts() {
     let ws = Workspace::new();
-    std::fs::write(ws.outside().join("outside.txt"), "TOP SECRET").unwrap();
-    #[cfg(unix)]
-    std::os::unix::fs::symlink(ws.outside(), ws.file("up")).unwrap();
     let server = MockServer::start(
         Script::new()
-            .tool("read_file", json!({"path": "../outside.txt"}))
-            .tool(
-                "write_file",
-                json!({"path": "../escaped.txt", "content": "pwned"}),
-            )
-            .tool("read_file", json!({"path": "up/outside.txt"}))
             // Private address not in the allowlist: refused by the runner's policy.
             .tool("web_fetch", json!({"url": "http://10.255.255.1/"}))
             .tool(
@@ -91,23 +85,18 @@ fn wamr_refuses_path_escapes_and_unlisted_hosts() {
     );
     let out = Agent::on(Runner::Wamr, &ws)
         .openai(&server)
-        .run("Show me the secrets");
+        .run("Fetch the metadata");
     out.assert_success(&server);
-    assert!(
-        !ws.outside().join("escaped.txt").exists(),
-        "write_file escaped"
-    );
     let reqs = chats(&server);
-    assert_eq!(reqs.len(), 6, "{}", dump(&server));
+    assert_eq!(reqs.len(), 3, "{}", dump(&server));
     for (i, pair) in reqs.windows(2).enumerate() {
         let (content, err) = result_for(&pair[1], &pair[0].tool_call_ids[0]);
         assert!(
             is_tool_error(&content, err),
             "call #{i} was not refused: {content}"
         );
-        assert!(!content.contains("TOP SECRET"), "leaked: {content}");
     }
-    let (fetch, _) = result_for(&reqs[4], &reqs[3].tool_call_ids[0]);
+    let (fetch, _) = result_for(&reqs[1], &reqs[0].tool_call_ids[0]);
     assert!(
         fetch.contains("denied") || fetch.contains("not allowed"),
         "{fetch}"
