@@ -55,7 +55,7 @@ pub fn run_turn(
     sink: &mut dyn Sink,
 ) -> Result<TurnOutput, AgentError> {
     let name = session::validate_name(session_name).map_err(AgentError::Session)?;
-    let (mut history, base) = session::load_base(env.files, name, env.log)?;
+    let (mut history, base) = session::load(env.files, name, env.log)?;
     let system = prompt::system_prompt(env.files, env.workspace, env.clock.now_unix());
     let specs = env.tools.list();
     let fixed = system.len().div_ceil(4) + specs_tokens(&specs);

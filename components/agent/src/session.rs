@@ -67,18 +67,10 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Reads a session; a missing file is an empty session. Corrupt lines are
-/// skipped and reported through `warn`, the rest is kept.
+/// Reads a session, with the [`Base`] to give [`save`]; a missing file is an
+/// empty session. Corrupt lines are skipped and reported through `warn`, the
+/// rest is kept.
 pub fn load(
-    files: &mut dyn Files,
-    name: &str,
-    warn: &mut dyn FnMut(&str),
-) -> Result<Vec<Message>, AgentError> {
-    load_base(files, name, warn).map(|(m, _)| m)
-}
-
-/// [`load`], plus the [`Base`] to give [`save`].
-pub fn load_base(
     files: &mut dyn Files,
     name: &str,
     warn: &mut dyn FnMut(&str),

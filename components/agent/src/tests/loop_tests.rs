@@ -70,6 +70,7 @@ fn saved(ws: &TempDir, name: &str) -> Vec<Message> {
         panic!("unexpected warning {w}")
     })
     .unwrap()
+    .0
 }
 
 fn request_messages(http: &FakeHttp, i: usize) -> Vec<Value> {

@@ -1,7 +1,7 @@
 use super::{FakeClock, TempDir};
 use crate::files::Files;
 use crate::message::{Message, Role, ToolCall};
-use crate::session::{self, load, load_base, repair, save, validate_name, Base};
+use crate::session::{self, load, repair, save, validate_name, Base};
 
 fn call(id: &str) -> ToolCall {
     ToolCall {
@@ -22,7 +22,7 @@ fn sample() -> Vec<Message> {
 
 fn load_warn(ws: &TempDir, name: &str) -> (Vec<Message>, Vec<String>) {
     let mut warnings = Vec::new();
-    let m = load(&mut ws.files(), name, &mut |w| warnings.push(w.to_string())).unwrap();
+    let (m, _) = load(&mut ws.files(), name, &mut |w| warnings.push(w.to_string())).unwrap();
     (m, warnings)
 }
 
@@ -163,7 +163,7 @@ fn failed_save_keeps_the_old_file() {
     )
     .unwrap();
     let before = ws.read("sessions/s.jsonl").unwrap();
-    let (msgs, base) = load_base(&mut ws.files(), "s", &mut |_| {}).unwrap();
+    let (msgs, base) = load(&mut ws.files(), "s", &mut |_| {}).unwrap();
     let mut more = msgs;
     more.extend_from_slice(&sample()[1..]);
     let err = save(
@@ -209,12 +209,13 @@ fn overlapping_turns_of_one_session_both_land() {
     let ws = TempDir::new();
     turn_from(&ws, (vec![], Base::default()), "zero");
     // Two turns load the same file, then save one after the other.
-    let a = load_base(&mut ws.files(), "s", &mut |_| {}).unwrap();
-    let b = load_base(&mut ws.files(), "s", &mut |_| {}).unwrap();
+    let a = load(&mut ws.files(), "s", &mut |_| {}).unwrap();
+    let b = load(&mut ws.files(), "s", &mut |_| {}).unwrap();
     turn_from(&ws, a, "one");
     turn_from(&ws, b, "two");
     let users: Vec<String> = load(&mut ws.files(), "s", &mut |_| {})
         .unwrap()
+        .0
         .into_iter()
         .filter(|m| m.role == Role::User)
         .map(|m| m.content)
@@ -233,7 +234,7 @@ fn overlapping_turns_of_one_session_both_land() {
 fn a_session_replaced_during_the_turn_is_not_overwritten() {
     let ws = TempDir::new();
     turn_from(&ws, (vec![], Base::default()), "zero");
-    let loaded = load_base(&mut ws.files(), "s", &mut |_| {}).unwrap();
+    let loaded = load(&mut ws.files(), "s", &mut |_| {}).unwrap();
     let replaced = format!("{}\n", Message::user("someone else").to_json());
     std::fs::write(ws.0.join("sessions/s.jsonl"), &replaced).unwrap();
     let (mut msgs, base) = loaded;
@@ -271,6 +272,6 @@ fn a_held_lock_is_waited_for_then_taken_over_as_stale() {
         "{:?}",
         clock.sleeps.len()
     );
-    assert_eq!(load(&mut ws.files(), "s", &mut |_| {}).unwrap(), sample());
+    assert_eq!(load(&mut ws.files(), "s", &mut |_| {}).unwrap().0, sample());
     assert!(ws.read("sessions/.s.jsonl.lock").is_none(), "lock released");
 }
