@@ -165,6 +165,14 @@ fn rate_limit_on_anthropic_is_retried(host: Runner) {
 }
 
 /// A session with one good exchange, and its bytes.
+fn assert_session_unchanged(ws: &Workspace, before: Vec<u8>) {
+    assert_eq!(
+        ws.bytes("sessions/s.jsonl"),
+        Some(before),
+        "a failed turn changed the session"
+    );
+}
+
 fn seeded_session(host: Runner, ws: &Workspace) -> Vec<u8> {
     let server = MockServer::start(Script::new().text("First answer."));
     let out = Agent::on(host, ws)
@@ -189,11 +197,7 @@ fn persistent_server_errors_fail_cleanly(host: Runner) {
         (2..20).contains(&n),
         "expected a few retries then giving up, got {n} requests"
     );
-    assert_eq!(
-        ws.bytes("sessions/s.jsonl"),
-        Some(before),
-        "a failed turn changed the session"
-    );
+    assert_session_unchanged(&ws, before);
 }
 
 fn persistent_malformed_bodies_fail_cleanly(host: Runner) {
@@ -206,11 +210,7 @@ fn persistent_malformed_bodies_fail_cleanly(host: Runner) {
         .no_stream()
         .run("second");
     out.assert_runtime_error();
-    assert_eq!(
-        ws.bytes("sessions/s.jsonl"),
-        Some(before),
-        "a failed turn changed the session"
-    );
+    assert_session_unchanged(&ws, before);
 }
 
 fn dead_server_fails_cleanly(host: Runner) {
@@ -221,11 +221,7 @@ fn dead_server_fails_cleanly(host: Runner) {
         .session("s")
         .run("second");
     out.assert_runtime_error();
-    assert_eq!(
-        ws.bytes("sessions/s.jsonl"),
-        Some(before),
-        "a failed turn changed the session"
-    );
+    assert_session_unchanged(&ws, before);
 }
 
 fn max_iterations_stops_a_looping_model(host: Runner) {
