@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-pub const GUEST_WORKSPACE: &str = "/workspace";
+pub const GUEST_WORKSPACE: &str = wasiclaw_contract::WORKSPACE_MOUNT;
 
 /// The workspace as an absolute, existing directory.
 pub fn resolve_workspace(dir: Option<&Path>) -> anyhow::Result<PathBuf> {

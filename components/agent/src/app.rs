@@ -127,7 +127,7 @@ fn chat(cfg: &Config, p: &mut Platform, ws: &str, io: &mut Io, run: &RunArgs, li
         io.stderr,
         "wasiclaw {} - {} {} - session '{}' (/exit to quit)",
         cli::VERSION,
-        cfg.endpoint.kind.as_str(),
+        cfg.endpoint.kind.name(),
         cfg.model,
         run.session
     );

@@ -90,20 +90,14 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
         session: session::DEFAULT_SESSION.to_string(),
         ..RunArgs::default()
     };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = |name: &str| -> Result<String, String> {
-            match inline.clone() {
-                Some(v) => Ok(v),
-                None => it
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| format!("{name} needs a value")),
-            }
+    // The grammar (which flags take a value) is the contract's, so a host
+    // reading `--session` from the same argv finds what this parser finds.
+    for item in wasiclaw_contract::args::items(args) {
+        let (arg, flag, inline) = (item.arg, item.flag, item.inline);
+        let value = |name: &str| -> Result<String, String> {
+            item.value
+                .map(str::to_string)
+                .ok_or_else(|| format!("{name} needs a value"))
         };
         match flag {
             "-h" | "--help" => return Ok(Command::Help),
@@ -138,7 +132,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
                     }
                 }
             }
-            "--no-stream" if inline.is_none() => run.overrides.no_stream = true,
+            "--no-stream" if !inline => run.overrides.no_stream = true,
             _ if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(format!("unknown option '{flag}'"))
             }

@@ -1,13 +1,12 @@
 //! Configuration, lowest to highest precedence: built-in defaults,
 //! `wasiclaw.json` in the workspace, environment variables, command-line flags.
 
+use wasiclaw_contract::env as var;
 use wasiclaw_json::Value;
 
 use crate::error::AgentError;
 use crate::provider::{Endpoint, ProviderKind};
 
-pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
-pub const DEFAULT_ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
 pub const DEFAULT_OPENAI_MODEL: &str = "gpt-4o-mini";
 pub const DEFAULT_ANTHROPIC_MODEL: &str = "claude-3-5-haiku-latest";
 pub const DEFAULT_MAX_ITERATIONS: u32 = 20;
@@ -126,13 +125,18 @@ pub fn resolve(
         None => FileConfig::default(),
     };
     let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-    let openai_key = env("OPENAI_API_KEY").or(f.openai.api_key.clone());
-    let openai_url = env("OPENAI_BASE_URL").or(f.openai.base_url.clone());
-    let anthropic_key = env("ANTHROPIC_API_KEY").or(f.anthropic.api_key.clone());
-    let anthropic_url = env("ANTHROPIC_BASE_URL").or(f.anthropic.base_url.clone());
+    let host_auth = env(var::HOST_AUTH);
+    // A key the host adds on the guest's behalf counts as configured.
+    let keyed = |kind: ProviderKind, own: Option<String>| {
+        own.is_some() || wasiclaw_contract::host_adds_key(host_auth.as_deref(), kind)
+    };
+    let openai_key = env(var::OPENAI_API_KEY).or(f.openai.api_key.clone());
+    let openai_url = env(var::OPENAI_BASE_URL).or(f.openai.base_url.clone());
+    let anthropic_key = env(var::ANTHROPIC_API_KEY).or(f.anthropic.api_key.clone());
+    let anthropic_url = env(var::ANTHROPIC_BASE_URL).or(f.anthropic.base_url.clone());
 
-    let named = match (env("WASICLAW_PROVIDER"), &f.provider) {
-        (Some(p), _) => Some((p, "WASICLAW_PROVIDER")),
+    let named = match (env(var::PROVIDER), &f.provider) {
+        (Some(p), _) => Some((p, var::PROVIDER)),
         (None, Some(p)) => Some((p.clone(), "\"provider\" in wasiclaw.json")),
         (None, None) => None,
     };
@@ -144,9 +148,9 @@ pub fn resolve(
             ))
         })?,
         (None, None) => {
-            if openai_key.is_some() {
+            if keyed(ProviderKind::OpenAi, openai_key.clone()) {
                 ProviderKind::OpenAi
-            } else if anthropic_key.is_some() {
+            } else if keyed(ProviderKind::Anthropic, anthropic_key.clone()) {
                 ProviderKind::Anthropic
             } else if openai_url.is_some() {
                 ProviderKind::OpenAi
@@ -161,34 +165,25 @@ pub fn resolve(
             }
         }
     };
-    let (key, url, default_url, key_var, default_model) = match kind {
-        ProviderKind::OpenAi => (
-            openai_key,
-            openai_url,
-            DEFAULT_OPENAI_BASE_URL,
-            "OPENAI_API_KEY",
-            DEFAULT_OPENAI_MODEL,
-        ),
-        ProviderKind::Anthropic => (
-            anthropic_key,
-            anthropic_url,
-            DEFAULT_ANTHROPIC_BASE_URL,
-            "ANTHROPIC_API_KEY",
-            DEFAULT_ANTHROPIC_MODEL,
-        ),
+    let (key, url, default_model) = match kind {
+        ProviderKind::OpenAi => (openai_key, openai_url, DEFAULT_OPENAI_MODEL),
+        ProviderKind::Anthropic => (anthropic_key, anthropic_url, DEFAULT_ANTHROPIC_MODEL),
     };
+    let default_url = kind.default_base_url();
     let base_url = url.unwrap_or_else(|| default_url.to_string());
-    // The hosted APIs always need a key; local servers (Ollama, mocks) do not.
-    if key.is_none() && base_url.trim_end_matches('/') == default_url {
+    // The hosted APIs always need a key, the guest's own or one the host
+    // adds; local servers (Ollama, mocks) do not.
+    if !keyed(kind, key.clone()) && base_url.trim_end_matches('/') == default_url {
         return Err(AgentError::Config(format!(
-            "{key_var} is not set (needed for {default_url})"
+            "{} is not set (needed for {default_url})",
+            kind.key_env()
         )));
     }
     crate::http::split_url(&base_url).map_err(AgentError::Config)?;
     let model = flags
         .model
         .clone()
-        .or(env("WASICLAW_MODEL"))
+        .or(env(var::MODEL))
         .or(f.model)
         .unwrap_or_else(|| default_model.to_string());
     Ok(Config {

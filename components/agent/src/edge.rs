@@ -20,8 +20,8 @@ use crate::session;
 
 /// Larger request bodies are refused (413) before they are parsed: the
 /// history lives server-side, so a real request is one message.
-pub const MAX_BODY: usize = 1 << 20;
-pub const SESSION_HEADER: &str = "x-wasiclaw-session";
+pub const MAX_BODY: usize = wasiclaw_contract::MAX_EDGE_REQUEST_BYTES;
+pub use wasiclaw_contract::SESSION_HEADER;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Route {
@@ -126,10 +126,7 @@ pub fn parse_request(body: &[u8], header_session: Option<&str>) -> Result<ChatRe
         Some(u) if !u.is_null() => Some(u.as_str().ok_or_else(|| bad("'user' must be a string"))?),
         _ => None,
     };
-    let chosen = header_session
-        .filter(|h| !h.is_empty())
-        .or(user)
-        .unwrap_or("");
+    let chosen = wasiclaw_contract::session_for_request(header_session, user);
     let session = session::validate_name(chosen).map_err(bad)?.to_string();
     Ok(ChatRequest {
         session,

@@ -14,25 +14,12 @@ use crate::files::Files;
 use crate::http::Clock;
 use crate::message::{Message, Role};
 
-pub const DEFAULT_SESSION: &str = "default";
-const MAX_NAME: usize = 64;
+pub use wasiclaw_contract::DEFAULT_SESSION;
 
-/// Checks a session name (`default` when empty). Only `[A-Za-z0-9._-]` is
-/// allowed and no leading dot, so a name can never escape `sessions/` or
-/// collide with a temp file.
+/// Checks a session name (`default` when empty); the rule is the contract's,
+/// so the hosts lock and meter the session the guest will use.
 pub fn validate_name(name: &str) -> Result<&str, String> {
-    if name.is_empty() {
-        return Ok(DEFAULT_SESSION);
-    }
-    let ok_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if !ok_chars || name.starts_with('.') || name.len() > MAX_NAME {
-        return Err(format!(
-            "invalid session name '{name}' (use up to {MAX_NAME} of A-Z a-z 0-9 . _ -, not starting with '.')"
-        ));
-    }
-    Ok(name)
+    wasiclaw_contract::validate_session(name).map_err(|e| e.to_string())
 }
 
 pub fn path(name: &str) -> String {

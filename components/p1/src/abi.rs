@@ -2,18 +2,9 @@
 //! so the clients built on it are tested natively against a fake and the
 //! module itself only links the raw imports on wasm32.
 
-/// Error codes of the ABI; see the table in wit/wasiclaw-http-p1.md.
-pub mod code {
-    pub const INVALID: i32 = -1;
-    pub const DENIED: i32 = -2;
-    pub const CONNECT: i32 = -3;
-    pub const TIMEOUT: i32 = -4;
-    pub const TOO_LARGE: i32 = -5;
-    pub const PROTOCOL: i32 = -6;
-    pub const BAD_HANDLE: i32 = -7;
-    pub const LIMIT: i32 = -8;
-    pub const UNSUPPORTED: i32 = -9;
-}
+/// Error codes of the ABI: the contract's, shared with the host that
+/// serves the import.
+pub use wasiclaw_contract::abi::code;
 
 /// The import module, one method per function, with slices for the
 /// `(ptr, len)` pairs. Results are the raw `i32`s of the ABI.

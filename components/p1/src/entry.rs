@@ -19,7 +19,7 @@ use crate::vectors::LinkedVectors;
 
 /// Where the embedder maps the workspace (WAMR `--workspace`, wasmtime
 /// `--dir DIR::/workspace`).
-pub const MOUNT: &str = "/workspace";
+pub const MOUNT: &str = wasiclaw_contract::WORKSPACE_MOUNT;
 
 struct StdClock;
 

@@ -14,7 +14,6 @@ pub const LOCAL_DIMS: usize = 256;
 /// Identity of the local embedder; bump the suffix whenever its output changes
 /// so stored indexes are rebuilt instead of silently mixing two spaces.
 pub const LOCAL_ID: &str = "local-ngram-v1";
-const DEFAULT_BASE: &str = "https://api.openai.com/v1";
 /// Embedding responses are a few KB per 1000 dimensions; this is generous.
 const MAX_RESPONSE: usize = 16 << 20;
 
@@ -37,18 +36,19 @@ pub enum Embedder {
 impl Embedder {
     pub fn from_env<P: Platform>(p: &P) -> Embedder {
         let nonempty = |k: &str| p.env(k).filter(|v| !v.trim().is_empty());
-        match nonempty("WASICLAW_EMBEDDING_MODEL") {
+        use wasiclaw_contract::{env as var, ProviderKind};
+        match nonempty(var::EMBEDDING_MODEL) {
             None => Embedder::Local,
             Some(model) => Embedder::Remote {
                 base: String::from(
-                    nonempty("OPENAI_BASE_URL")
+                    nonempty(var::OPENAI_BASE_URL)
                         .as_deref()
-                        .unwrap_or(DEFAULT_BASE)
+                        .unwrap_or(ProviderKind::OpenAi.default_base_url())
                         .trim()
                         .trim_end_matches('/'),
                 ),
                 model: String::from(model.trim()),
-                key: nonempty("OPENAI_API_KEY"),
+                key: nonempty(var::OPENAI_API_KEY),
             },
         }
     }

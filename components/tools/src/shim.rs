@@ -43,15 +43,7 @@ struct Wasi {
 impl Wasi {
     fn new() -> Wasi {
         let mut dirs = wasi::filesystem::preopens::get_directories();
-        let pick = dirs
-            .iter()
-            .position(|(_, name)| name.trim_end_matches('/') == "/workspace")
-            .unwrap_or(0);
-        let ws = if dirs.is_empty() {
-            None
-        } else {
-            Some(dirs.swap_remove(pick))
-        };
+        let ws = wasiclaw_contract::pick_workspace(&dirs).map(|at| dirs.swap_remove(at));
         Wasi { ws }
     }
 
@@ -195,7 +187,9 @@ impl Platform for Wasi {
     fn workspace_mount(&self) -> &str {
         self.ws
             .as_ref()
-            .map_or("/workspace", |(_, name)| name.as_str())
+            .map_or(wasiclaw_contract::WORKSPACE_MOUNT, |(_, name)| {
+                name.as_str()
+            })
     }
 
     fn http(&self, req: &HttpRequest) -> Result<HttpResponse, String> {

@@ -1,9 +1,8 @@
 //! The `wasiclaw_http` error codes (wit/wasiclaw-http-p1.md) and the error
 //! every native layer returns: a code for the guest and a reason for the model.
 
-/// One table for both sides of the ABI: the guest's (`wasiclaw-p1`) is the
-/// one the runner answers with.
-pub use wasiclaw_p1::abi::code;
+/// One table for both sides of the ABI, in the host–guest contract.
+pub use wasiclaw_contract::abi::code;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fail {

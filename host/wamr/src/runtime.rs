@@ -125,8 +125,12 @@ pub fn run(g: &Guest) -> Result<i32, String> {
         .workspace
         .canonicalize()
         .map_err(|e| format!("workspace {}: {e}", g.workspace.display()))?;
-    let map = CString::new(format!("/workspace::{}", ws.display()))
-        .map_err(|_| "the workspace path contains a NUL byte".to_string())?;
+    let map = CString::new(format!(
+        "{}::{}",
+        wasiclaw_contract::WORKSPACE_MOUNT,
+        ws.display()
+    ))
+    .map_err(|_| "the workspace path contains a NUL byte".to_string())?;
     let env = cstrings(g.env, "an environment entry")?;
     let args = cstrings(g.args, "an argument")?;
     let mut map_list: Vec<*const c_char> = vec![map.as_ptr()];

@@ -14,28 +14,8 @@ use crate::message::{Message, ToolCall, Usage};
 use crate::sse;
 use crate::tools::ToolSpec;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProviderKind {
-    OpenAi,
-    Anthropic,
-}
-
-impl ProviderKind {
-    pub fn parse(s: &str) -> Option<ProviderKind> {
-        match s {
-            "openai" => Some(ProviderKind::OpenAi),
-            "anthropic" => Some(ProviderKind::Anthropic),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::OpenAi => "openai",
-            ProviderKind::Anthropic => "anthropic",
-        }
-    }
-}
+/// The providers and their defaults are part of the host–guest contract.
+pub use wasiclaw_contract::ProviderKind;
 
 /// Where and how to reach the provider.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -84,6 +84,37 @@ fn hosted_apis_need_a_key() {
     assert!(m.contains("unsupported URL"), "{m}");
 }
 
+/// A host that holds the key (WASICLAW_HOST_AUTH) makes the default URL
+/// usable without one in the guest, for the providers it names only.
+#[test]
+fn a_key_the_host_adds_counts_for_the_default_url() {
+    let c = ok(
+        None,
+        &[
+            ("WASICLAW_HOST_AUTH", "openai"),
+            ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+        ],
+        &Overrides::default(),
+    );
+    assert_eq!(c.endpoint.kind, ProviderKind::OpenAi);
+    assert_eq!(c.endpoint.api_key, None);
+    let c = ok(
+        None,
+        &[("WASICLAW_HOST_AUTH", "anthropic")],
+        &Overrides::default(),
+    );
+    assert_eq!(c.endpoint.kind, ProviderKind::Anthropic);
+    assert_eq!(c.endpoint.base_url, "https://api.anthropic.com");
+    let m = config_err(
+        None,
+        &[
+            ("WASICLAW_HOST_AUTH", "openai"),
+            ("WASICLAW_PROVIDER", "anthropic"),
+        ],
+    );
+    assert!(m.contains("ANTHROPIC_API_KEY is not set"), "{m}");
+}
+
 const FILE: &str = r#"{
     "provider": "anthropic",
     "model": "file-model",

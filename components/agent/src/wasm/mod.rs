@@ -98,14 +98,10 @@ impl crate::http::Clock for WasiClock {
 /// `/workspace` when preopened, else the first preopen.
 fn workspace() -> (Result<String, String>, io::WasiFiles) {
     let mut dirs = wasi::filesystem::preopens::get_directories();
-    let at = dirs
-        .iter()
-        .position(|(_, n)| n.trim_end_matches('/') == "/workspace")
-        .unwrap_or(0);
-    if dirs.is_empty() {
+    let Some(at) = wasiclaw_contract::pick_workspace(&dirs) else {
         let why = "no workspace directory: run with --dir <dir>::/workspace".to_string();
         return (Err(why), io::WasiFiles { dir: None });
-    }
+    };
     let (dir, name) = dirs.swap_remove(at);
     (Ok(name), io::WasiFiles { dir: Some(dir) })
 }
