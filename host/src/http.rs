@@ -1,8 +1,8 @@
 //! Outgoing HTTP for the guest, through wasmtime-wasi-http's send-request
 //! hook: the allow list and the internal-address check (on the resolved
-//! address, which is then the one connected to), API-key injection on
-//! provider endpoints only, the response-size limit, token metering and
-//! budgets. A refused request reaches the guest as `HttpRequestDenied`, so a
+//! address, which is then the one connected to), API-key injection on the
+//! provider endpoints' model calls only, the key redacted from whatever
+//! comes back, the response-size limit, token metering and budgets. A refused request reaches the guest as `HttpRequestDenied`, so a
 //! tool call fails with an error the model sees.
 
 use std::future::Future;
@@ -17,10 +17,11 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 use crate::connect;
 use crate::guarded::GuardedBody;
 use crate::metering::UsageMeter;
-use crate::policy::{HostPolicy, ProviderKind};
+use crate::policy::HostPolicy;
 use wasiclaw_policy::decide::decide_all;
 pub use wasiclaw_policy::decide::{decide, Decision};
-use wasiclaw_policy::model_calls::{admit, is_model_call, refusal_body, REFUSAL_STATUS};
+use wasiclaw_policy::model_calls::{admit, refusal_body, REFUSAL_STATUS};
+use wasiclaw_policy::redact::Redactor;
 
 pub type SendResult = Result<(Response<WasiBody>, connect::IoFuture), Error>;
 
@@ -97,6 +98,7 @@ where
         .unwrap_or(if scheme == "http" { 80 } else { 443 });
 
     let mut meter_for = None;
+    let mut redactor = None;
     let (decision, checked) = decide_all(&policy, &scheme, &host, port, resolve).await;
     let mut to: &[SocketAddr] = &[];
     match decision {
@@ -125,11 +127,11 @@ where
             let headers = req.headers_mut();
             headers.remove(http::header::AUTHORIZATION);
             headers.remove("x-api-key");
-            if let Some(key) = &ep.key {
-                let (name, value) = match ep.kind {
-                    ProviderKind::OpenAi => ("authorization", format!("Bearer {key}")),
-                    ProviderKind::Anthropic => ("x-api-key", key.clone()),
-                };
+            // The key goes on model calls only: any other path of the
+            // provider's origin (one a `web_fetch` names, say) is reached
+            // without it, and every keyed request is metered.
+            let call = ep.call(uri.path_and_query().map_or("/", |p| p.as_str()));
+            if let (Some(_), Some((name, value))) = (call, ep.auth()) {
                 let mut value = HeaderValue::from_str(&value).map_err(|_| {
                     Error::InternalError(Some(
                         "the configured API key is not a valid header value".into(),
@@ -138,7 +140,8 @@ where
                 value.set_sensitive(true);
                 headers.insert(name, value);
             }
-            if is_model_call(uri.path()) {
+            redactor = Redactor::new(ep.key.as_deref());
+            if call.is_some() {
                 match admit(&policy, &session, ep.kind) {
                     Ok(recorder) => meter_for = Some(recorder),
                     Err(why) => {
@@ -154,7 +157,10 @@ where
         }
     }
 
-    let (resp, io) = connect::send(req, to, &policy.trust, options).await?;
+    let (mut resp, io) = connect::send(req, to, &policy.trust, options).await?;
+    if let Some(r) = &redactor {
+        redact_headers(r, resp.headers_mut());
+    }
     let ctype = resp
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -163,10 +169,24 @@ where
         .to_string();
     let limit = policy.max_response_bytes;
     let resp = resp.map(move |body| {
-        GuardedBody::new(body, limit, meter_for.map(|r| (UsageMeter::new(&ctype), r)))
-            .boxed_unsync()
+        let meter = meter_for.map(|r| (UsageMeter::new(&ctype), r));
+        GuardedBody::new(body, limit, meter, redactor).boxed_unsync()
     });
     Ok((resp, io))
+}
+
+/// Redacts the key from a keyed origin's response headers. The body's length
+/// may change with redaction, so its `Content-Length` goes: the body then
+/// ends where the stream ends.
+fn redact_headers(r: &Redactor, headers: &mut http::HeaderMap) {
+    headers.remove(http::header::CONTENT_LENGTH);
+    for value in headers.values_mut() {
+        let clean = r.redact_all(value.as_bytes());
+        if clean != value.as_bytes() {
+            *value = HeaderValue::from_bytes(&clean)
+                .unwrap_or_else(|_| HeaderValue::from_static("[REDACTED]"));
+        }
+    }
 }
 
 /// A provider-shaped error answer (see `model_calls::refusal_body`).

@@ -14,3 +14,4 @@ pub mod metering;
 pub mod model_calls;
 pub mod origin;
 pub mod policy;
+pub mod redact;

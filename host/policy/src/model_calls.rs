@@ -9,28 +9,10 @@ use crate::policy::{Policy, ProviderKind};
 /// Status of a refused model call: 403, which the agent does not retry.
 pub const REFUSAL_STATUS: u16 = 403;
 
-/// Whether a provider request to `path` is a metered model call (chat,
-/// messages, embeddings); other provider paths (model lists) are free.
-pub fn is_model_call(path: &str) -> bool {
-    let path = path.split(['?', '#']).next().unwrap_or("");
-    path.ends_with("/chat/completions")
-        || path.ends_with("/messages")
-        || path.ends_with("/embeddings")
-}
-
-/// The session a guest command line names (`--session X`), as the agent does.
+/// The session a guest command line names, read with the agent's own
+/// grammar (the contract's): the last `--session`, else `default`.
 pub fn session_of(args: &[String]) -> String {
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if a == "--session" {
-            if let Some(v) = it.next() {
-                return v.clone();
-            }
-        } else if let Some(v) = a.strip_prefix("--session=") {
-            return v.to_string();
-        }
-    }
-    "default".to_string()
+    wasiclaw_contract::args::session_of(args).to_string()
 }
 
 /// Where a model call's usage is recorded.
@@ -100,15 +82,14 @@ mod tests {
     use crate::policy::Overrides;
 
     #[test]
-    fn model_paths_and_sessions() {
-        assert!(is_model_call("/v1/chat/completions"));
-        assert!(is_model_call("/v1/messages?beta=true"));
-        assert!(is_model_call("/v1/embeddings"));
-        assert!(!is_model_call("/v1/models"));
+    fn sessions_of_command_lines() {
         let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(session_of(&a(&["-m", "hi"])), "default");
         assert_eq!(session_of(&a(&["--session", "s1", "-m", "x"])), "s1");
         assert_eq!(session_of(&a(&["--session=s2"])), "s2");
+        // As the agent reads it: the last one wins, a message is a message.
+        assert_eq!(session_of(&a(&["--session", "a", "--session=b"])), "b");
+        assert_eq!(session_of(&a(&["-m", "--session", "x"])), "default");
     }
 
     #[test]

@@ -5,21 +5,9 @@ use std::fmt;
 
 use crate::policy::PolicyError;
 
-/// Which wire format an endpoint speaks; decides the auth header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProviderKind {
-    OpenAi,
-    Anthropic,
-}
-
-impl ProviderKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ProviderKind::OpenAi => "openai",
-            ProviderKind::Anthropic => "anthropic",
-        }
-    }
-}
+/// Which wire format an endpoint speaks (the contract's): decides the auth
+/// header and which paths are model calls.
+pub use wasiclaw_contract::{ProviderCall, ProviderKind};
 
 /// A provider endpoint the host injects a key into.
 #[derive(Clone)]
@@ -30,7 +18,25 @@ pub struct Endpoint {
     pub scheme: String,
     pub host: String,
     pub port: u16,
+    /// The base URL's path (`/v1`), which model-call paths extend.
+    pub path: String,
     pub key: Option<String>,
+}
+
+impl Endpoint {
+    /// The model call a request to `path` (with query) is, if any: only
+    /// those get the key and are metered; the rest of the provider's origin
+    /// is reached without it.
+    pub fn call(&self, path: &str) -> Option<ProviderCall> {
+        self.kind.call_at(&self.path, path)
+    }
+
+    /// The auth header (name, value) for a model call, when a key is set.
+    pub fn auth(&self) -> Option<(&'static str, String)> {
+        let key = self.key.as_ref()?;
+        let (name, prefix) = self.kind.auth_header();
+        Some((name, format!("{prefix}{key}")))
+    }
 }
 
 impl fmt::Debug for Endpoint {
@@ -134,12 +140,14 @@ pub(crate) fn endpoint(
     key: Option<String>,
 ) -> Result<Endpoint, PolicyError> {
     let (scheme, host, port) = split_url(&base)?;
+    let path = wasiclaw_contract::url_path(&base).to_string();
     Ok(Endpoint {
         kind,
         base,
         scheme,
         host,
         port,
+        path,
         key,
     })
 }

@@ -14,12 +14,11 @@ use serde::Deserialize;
 
 use crate::origin::endpoint;
 pub use crate::origin::{split_url, Endpoint, HostPattern, ProviderKind};
+use wasiclaw_contract::env as var;
 
 pub const DEFAULT_MEMORY_MIB: u64 = 64;
 pub const DEFAULT_TURN_SECS: u64 = 300;
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
-pub const OPENAI_DEFAULT_BASE: &str = "https://api.openai.com/v1";
-pub const ANTHROPIC_DEFAULT_BASE: &str = "https://api.anthropic.com";
 
 #[derive(Debug)]
 pub enum PolicyError {
@@ -126,17 +125,13 @@ impl Policy {
     pub fn load(workspace: &Path, ov: &Overrides, env: &dyn Env) -> Result<Policy, PolicyError> {
         let (section, source) = read_section(workspace, ov.policy_file.as_deref())?;
         let mut endpoints = Vec::new();
-        let openai_key = env.get("OPENAI_API_KEY");
-        let openai_base = env.get("OPENAI_BASE_URL");
-        if openai_key.is_some() || openai_base.is_some() {
-            let base = openai_base.unwrap_or_else(|| OPENAI_DEFAULT_BASE.to_string());
-            endpoints.push(endpoint(ProviderKind::OpenAi, base, openai_key)?);
-        }
-        let anthropic_key = env.get("ANTHROPIC_API_KEY");
-        let anthropic_base = env.get("ANTHROPIC_BASE_URL");
-        if anthropic_key.is_some() || anthropic_base.is_some() {
-            let base = anthropic_base.unwrap_or_else(|| ANTHROPIC_DEFAULT_BASE.to_string());
-            endpoints.push(endpoint(ProviderKind::Anthropic, base, anthropic_key)?);
+        for kind in ProviderKind::ALL {
+            let key = env.get(kind.key_env());
+            let base = env.get(kind.base_url_env());
+            if key.is_some() || base.is_some() {
+                let base = base.unwrap_or_else(|| kind.default_base_url().to_string());
+                endpoints.push(endpoint(kind, base, key)?);
+            }
         }
 
         let mut allow_hosts = Vec::new();
@@ -149,29 +144,31 @@ impl Policy {
             (f, _) => f.clone(),
         };
 
+        // The guest gets base URLs and, for the providers whose key the
+        // host holds, word that the host adds it (never the key itself).
         let mut guest_env = BTreeMap::new();
         for e in &endpoints {
-            let name = match e.kind {
-                ProviderKind::OpenAi => "OPENAI_BASE_URL",
-                ProviderKind::Anthropic => "ANTHROPIC_BASE_URL",
-            };
-            guest_env.insert(name.to_string(), e.base.clone());
+            guest_env.insert(e.kind.base_url_env().to_string(), e.base.clone());
         }
-        for name in [
-            "WASICLAW_PROVIDER",
-            "WASICLAW_MODEL",
-            "WASICLAW_EMBEDDING_MODEL",
-        ] {
+        let keyed: Vec<&str> = endpoints
+            .iter()
+            .filter(|e| e.key.is_some())
+            .map(|e| e.kind.name())
+            .collect();
+        if !keyed.is_empty() {
+            guest_env.insert(var::HOST_AUTH.to_string(), keyed.join(","));
+        }
+        for name in var::PASSED_THROUGH {
             if let Some(v) = env.get(name) {
                 guest_env.insert(name.to_string(), v);
             }
         }
         // With only Anthropic configured the agent must not default to OpenAI.
-        if !guest_env.contains_key("WASICLAW_PROVIDER")
+        if !guest_env.contains_key(var::PROVIDER)
             && endpoints.len() == 1
             && endpoints[0].kind == ProviderKind::Anthropic
         {
-            guest_env.insert("WASICLAW_PROVIDER".into(), "anthropic".into());
+            guest_env.insert(var::PROVIDER.into(), "anthropic".into());
         }
 
         let mib = ov
@@ -248,7 +245,7 @@ impl Policy {
         json!({
             "source": self.source.as_ref().map(|p| p.display().to_string()),
             "workspace": self.workspace.display().to_string(),
-            "preopens": [{"host": self.workspace.display().to_string(), "guest": "/workspace"}],
+            "preopens": [{"host": self.workspace.display().to_string(), "guest": wasiclaw_contract::WORKSPACE_MOUNT}],
             "provider_endpoints": endpoints,
             "allow_hosts": self.allow_hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
             "private_addresses": "refused unless a provider endpoint or a literal address in allow_hosts",
@@ -323,13 +320,18 @@ mod tests {
         let p = Policy::load(&dir.join("no-such-ws"), &Overrides::default(), &e).unwrap();
         assert_eq!(
             p.guest_env.get("OPENAI_BASE_URL").unwrap(),
-            OPENAI_DEFAULT_BASE
+            ProviderKind::OpenAi.default_base_url()
         );
         assert_eq!(p.guest_env.get("WASICLAW_MODEL").unwrap(), "m");
+        assert_eq!(
+            p.guest_env.get("WASICLAW_HOST_AUTH").map(String::as_str),
+            Some("openai,anthropic")
+        );
         assert!(p
             .guest_env
             .keys()
             .all(|k| !k.ends_with("_API_KEY") && k != "HOME"));
+        assert!(p.guest_env.values().all(|v| !v.contains("sk-")));
         let shown = p.to_json().to_string();
         assert!(!shown.contains("sk-secret") && !shown.contains("sk-ant"));
         assert!(!format!("{p:?}").contains("sk-secret"));

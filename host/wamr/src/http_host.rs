@@ -119,7 +119,7 @@ impl HttpHost {
         };
         let limit = self.policy.body_limit();
         let resp = net::exchange(approved.addr, &out, timeout, limit, &self.deadline)?;
-        Ok(self.keep(Response::net(resp, recorder)))
+        Ok(self.keep(Response::net(resp, recorder, approved.secret.as_deref())))
     }
 
     /// Stores an open response under a new handle.

@@ -4,7 +4,8 @@
 //! the provider endpoints and `allow_hosts` are reachable, names must resolve
 //! to public addresses (literal addresses the operator listed excepted), the
 //! connection goes to the address that was checked, the provider's key is
-//! injected only toward that provider (the guest has none), responses are
+//! injected only on that provider's model calls and redacted from whatever
+//! comes back (the guest has none), responses are
 //! capped at `max_response_bytes`, and model calls are metered and budgeted.
 
 use std::future::Future;
@@ -13,7 +14,6 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use wasiclaw_policy::decide::{decide, Decision};
-use wasiclaw_policy::model_calls::is_model_call;
 use wasiclaw_policy::policy::{Policy as HostPolicy, ProviderKind};
 
 use crate::errors::{code, Fail};
@@ -112,6 +112,9 @@ pub struct Approved {
     pub headers: Vec<(String, String)>,
     /// A model call to a provider endpoint (metered, budgeted): its API.
     pub model_call: Option<ProviderKind>,
+    /// The key of the provider origin the request goes to, if any: to be
+    /// redacted from the response.
+    pub secret: Option<String>,
 }
 
 impl Policy {
@@ -168,25 +171,26 @@ impl Policy {
             })
             .collect();
         let mut model_call = None;
+        let mut secret = None;
         if let Some(ep) = provider {
             let anthropic = out.iter().any(|(k, _)| k == "anthropic-version");
             let ep = self.inner.endpoint_speaking(ep, anthropic);
-            if is_model_call(&path_query) {
-                model_call = Some(ep.kind);
-            }
             out.retain(|(k, _)| k != "authorization" && k != "x-api-key");
-            if let Some(key) = &ep.key {
-                if key.contains(['\r', '\n']) {
-                    return Err(Fail::new(
-                        code::INVALID,
-                        "the configured API key is not a valid header value",
-                    ));
+            // The key goes on model calls only (metered); other paths of the
+            // provider's origin are reached without it.
+            if ep.call(&path_query).is_some() {
+                model_call = Some(ep.kind);
+                if let Some((name, value)) = ep.auth() {
+                    if value.contains(['\r', '\n']) {
+                        return Err(Fail::new(
+                            code::INVALID,
+                            "the configured API key is not a valid header value",
+                        ));
+                    }
+                    out.push((name.into(), value));
                 }
-                out.push(match ep.kind {
-                    ProviderKind::OpenAi => ("authorization".into(), format!("Bearer {key}")),
-                    ProviderKind::Anthropic => ("x-api-key".into(), key.clone()),
-                });
             }
+            secret = ep.key.clone();
         }
         Ok(Approved {
             addr,
@@ -194,6 +198,7 @@ impl Policy {
             path_query,
             headers: out,
             model_call,
+            secret,
         })
     }
 }
@@ -292,6 +297,10 @@ mod tests {
         assert_eq!(a.model_call, Some(ProviderKind::OpenAi));
         let models = p.approve("http://127.0.0.1:9/v1/models", guest()).unwrap();
         assert_eq!(models.model_call, None);
+        // Only model calls carry the key; the origin's other paths do not,
+        // and their answers are still redacted.
+        assert_eq!(models.headers, vec![("x".to_string(), "1".to_string())]);
+        assert_eq!(models.secret.as_deref(), Some("sk-real"));
         let b = p.approve("http://127.0.0.1:10/x", guest()).unwrap();
         assert!(!format!("{:?}", b.headers).contains("sk-real"));
         assert_eq!(b.model_call, None);

@@ -5,6 +5,7 @@
 
 use wasiclaw_policy::metering::UsageMeter;
 use wasiclaw_policy::model_calls::{refusal_body, Recorder, REFUSAL_STATUS};
+use wasiclaw_policy::redact::Redactor;
 
 use crate::errors::{code, Fail};
 use crate::net::Incoming;
@@ -21,12 +22,30 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     body: Source,
     meter: Option<(UsageMeter, Recorder)>,
+    /// From a keyed provider origin: the key is redacted from what the guest
+    /// reads; `ready` holds redacted bytes not yet read.
+    redactor: Option<Redactor>,
+    ready: Vec<u8>,
+    ready_at: usize,
 }
 
 impl Response {
-    /// A network response; `recorder` set for a metered model call.
-    pub fn net(mut incoming: Incoming, recorder: Option<Recorder>) -> Response {
-        let headers = std::mem::take(&mut incoming.headers);
+    /// A network response; `recorder` set for a metered model call,
+    /// `secret` for a response from a keyed provider origin.
+    pub fn net(
+        mut incoming: Incoming,
+        recorder: Option<Recorder>,
+        secret: Option<&str>,
+    ) -> Response {
+        let redactor = Redactor::new(secret);
+        let mut headers = std::mem::take(&mut incoming.headers);
+        if let Some(r) = &redactor {
+            // Redaction may change the body's length.
+            headers.retain(|(k, _)| k != "content-length");
+            for (_, v) in headers.iter_mut() {
+                *v = String::from_utf8_lossy(&r.redact_all(v.as_bytes())).into_owned();
+            }
+        }
         let ctype = headers
             .iter()
             .find(|(k, _)| k == "content-type")
@@ -37,6 +56,9 @@ impl Response {
             headers,
             body: Source::Net(incoming),
             meter,
+            redactor,
+            ready: Vec::new(),
+            ready_at: 0,
         }
     }
 
@@ -47,11 +69,44 @@ impl Response {
             headers: vec![("content-type".into(), "application/json".into())],
             body: Source::Canned(refusal_body(why).into_bytes(), 0),
             meter: None,
+            redactor: None,
+            ready: Vec::new(),
+            ready_at: 0,
         }
     }
 
-    /// The next body bytes into `buf`; `0` at the end.
+    /// The next body bytes into `buf`, redacted where a key could show;
+    /// `0` at the end.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, Fail> {
+        if self.redactor.is_none() && self.ready_at == self.ready.len() {
+            return self.read_raw(buf);
+        }
+        while self.ready_at == self.ready.len() {
+            let mut raw = vec![0u8; buf.len().max(4096)];
+            let n = self.read_raw(&mut raw)?;
+            let Some(r) = self.redactor.as_mut() else {
+                break;
+            };
+            self.ready = if n == 0 {
+                r.finish()
+            } else {
+                r.feed(&raw[..n])
+            };
+            self.ready_at = 0;
+            if n == 0 {
+                self.redactor = None;
+                break;
+            }
+        }
+        let rest = &self.ready[self.ready_at..];
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.ready_at += n;
+        Ok(n)
+    }
+
+    /// The next bytes as they came, metered.
+    fn read_raw(&mut self, buf: &mut [u8]) -> Result<usize, Fail> {
         let got = match &mut self.body {
             Source::Net(incoming) => incoming.read(buf),
             Source::Canned(body, pos) => {
