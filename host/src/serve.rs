@@ -32,7 +32,12 @@ use crate::policy::HostPolicy;
 use crate::runtime::{self, HostState};
 
 /// Request header naming the session a request belongs to.
-pub const SESSION_HEADER: &str = "x-wasiclaw-session";
+pub use wasiclaw_contract::SESSION_HEADER;
+
+/// How long a client may take to send its request body. The body is read
+/// before the session's turn is queued, so a slow upload holds up only
+/// itself; this bounds how long it holds a connection.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Response header with the host's timings of the request (see the module docs).
 pub const SERVER_TIMING_HEADER: &str = "server-timing";
@@ -100,13 +105,18 @@ impl Server {
         self: Arc<Self>,
         req: hyper::Request<hyper::body::Incoming>,
     ) -> anyhow::Result<hyper::Response<HyperOutgoingBody>> {
-        let session = req
-            .headers()
-            .get(SESSION_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .filter(|s| !s.is_empty())
-            .unwrap_or("default")
-            .to_string();
+        // The whole body first (bounded in size and time), then the session
+        // it names, then the session's lock: a stalled upload waits alone.
+        let (parts, body) = req.into_parts();
+        let body = match read_body(body).await {
+            Ok(b) => b,
+            Err(resp) => return Ok(resp),
+        };
+        let session = session_of(&parts.headers, &body);
+        let req = hyper::Request::from_parts(
+            parts,
+            Full::new(body).map_err(|never| -> wasmtime_wasi_http::Error { match never {} }),
+        );
         let guard = self.session_lock(&session).lock_owned().await;
         let mut store = runtime::store(&self.engine, &self.policy, &[], &session, false)?;
         let hit = store.data().limiter.hit_flag();
@@ -173,14 +183,81 @@ impl Server {
     }
 }
 
+/// The session a request belongs to, as the guest will choose it (the
+/// contract's rule: header, else the body's `user`, else `default`), so
+/// that turns are serialised, metered and budgeted under the same name.
+pub fn session_of(headers: &hyper::HeaderMap, body: &[u8]) -> String {
+    let header = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok());
+    let parsed: Option<serde_json::Value> = match header {
+        Some(h) if !h.is_empty() => None,
+        _ => serde_json::from_slice(body).ok(),
+    };
+    let user = parsed.as_ref().and_then(|v| v.get("user")?.as_str());
+    let chosen = wasiclaw_contract::session_for_request(header, user);
+    // An invalid name is the guest's 400 to give; the lock needs a name.
+    wasiclaw_contract::validate_session(chosen)
+        .unwrap_or(wasiclaw_contract::DEFAULT_SESSION)
+        .to_string()
+}
+
+/// Reads a request body of at most the guest's limit within
+/// [`BODY_READ_TIMEOUT`]; otherwise the OpenAI-shaped error to answer with.
+async fn read_body(
+    mut body: hyper::body::Incoming,
+) -> Result<Bytes, hyper::Response<HyperOutgoingBody>> {
+    use hyper::StatusCode;
+    let limit = wasiclaw_contract::MAX_EDGE_REQUEST_BYTES;
+    let read = async {
+        let mut buf = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot read the request body: {e}"),
+                )
+            })?;
+            if let Some(data) = frame.data_ref() {
+                if buf.len() + data.len() > limit {
+                    let why = format!("request body larger than {limit} bytes");
+                    return Err((StatusCode::PAYLOAD_TOO_LARGE, why));
+                }
+                buf.extend_from_slice(data);
+            }
+        }
+        Ok(Bytes::from(buf))
+    };
+    let failed = match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
+        Ok(Ok(b)) => return Ok(b),
+        Ok(Err(e)) => e,
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} s",
+                BODY_READ_TIMEOUT.as_secs()
+            ),
+        ),
+    };
+    eprintln!("wasiclaw: serve: {}", failed.1);
+    Err(json_error(failed.0, "invalid_request_error", &failed.1))
+}
+
 fn error_response(msg: &str) -> hyper::Response<HyperOutgoingBody> {
-    let body = serde_json::json!({"error": {"type": "host_error", "message": msg}}).to_string();
+    json_error(hyper::StatusCode::INTERNAL_SERVER_ERROR, "host_error", msg)
+}
+
+/// An error in the OpenAI shape `{"error":{"message","type"}}`.
+fn json_error(
+    status: hyper::StatusCode,
+    kind: &str,
+    msg: &str,
+) -> hyper::Response<HyperOutgoingBody> {
+    let body = serde_json::json!({"error": {"type": kind, "message": msg}}).to_string();
     let mut resp = hyper::Response::new(
         Full::new(Bytes::from(body))
             .map_err(|never| match never {})
             .boxed_unsync(),
     );
-    *resp.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+    *resp.status_mut() = status;
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json"),
