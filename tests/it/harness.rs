@@ -170,6 +170,50 @@ pub fn wasiclaw_bin() -> PathBuf {
     .clone()
 }
 
+/// The probe guest (`tests/guests/probe`: prints its environment,
+/// arguments and workspace files) built for `runner`: a component for
+/// wasmtime and wasiclaw, a preview-1 core module for WAMR. Built once per
+/// target into this test's target directory.
+pub fn probe(runner: Runner) -> PathBuf {
+    static BUILT: OnceLock<std::sync::Mutex<Vec<&'static str>>> = OnceLock::new();
+    let triple = match runner {
+        Runner::Wamr => "wasm32-wasip1",
+        Runner::Wasmtime | Runner::Wasiclaw => "wasm32-wasip2",
+    };
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target/tmp has a parent")
+        .to_path_buf();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(|p| p.into_inner());
+    if !built.contains(&triple) {
+        let cargo = std::env::var_os("CARGO")
+            .unwrap_or_else(|| option_env!("CARGO").unwrap_or("cargo").into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "-p",
+                "wasiclaw-probe",
+                "--target",
+                triple,
+            ])
+            .env("CARGO_TARGET_DIR", &target)
+            .current_dir(repo_root())
+            .status()
+            .expect("run cargo build for the probe guest");
+        assert!(
+            status.success(),
+            "building the probe guest for {triple} failed"
+        );
+        built.push(triple);
+    }
+    let module = target.join(triple).join("release/wasiclaw-probe.wasm");
+    assert!(module.is_file(), "{} missing after build", module.display());
+    module
+}
+
 /// One compile cache for the whole suite: only the first run compiles.
 pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasiclaw-host-cache")
@@ -274,6 +318,8 @@ pub struct Agent {
     ws: PathBuf,
     env: Vec<(String, String)>,
     args: Vec<String>,
+    /// Runs this module instead of the agent's artifact for the runner.
+    module: Option<PathBuf>,
 }
 
 impl Agent {
@@ -283,7 +329,14 @@ impl Agent {
             ws: ws.path().to_path_buf(),
             env: Vec::new(),
             args: Vec::new(),
+            module: None,
         }
+    }
+
+    /// Runs `module` (built for the runner's kind) in place of the agent.
+    pub fn module(mut self, module: PathBuf) -> Self {
+        self.module = Some(module);
+        self
     }
 
     /// Sets (or replaces) one environment variable: the guest's under
@@ -340,7 +393,8 @@ impl Agent {
                 for (k, v) in &self.env {
                     cmd.arg("--env").arg(format!("{k}={v}"));
                 }
-                cmd.arg(wasm()).args(&self.args);
+                cmd.arg(self.module.clone().unwrap_or_else(wasm))
+                    .args(&self.args);
                 // The guest sees only the --env above; scrub the host anyway
                 // so a developer's real key can never reach a test.
                 for k in [
@@ -356,7 +410,7 @@ impl Agent {
             Runner::Wasiclaw => {
                 let mut cmd = Command::new(wasiclaw_bin());
                 cmd.arg("--module")
-                    .arg(wasm())
+                    .arg(self.module.clone().unwrap_or_else(wasm))
                     .arg("--cache-dir")
                     .arg(cache_dir())
                     .arg("run")
@@ -371,7 +425,7 @@ impl Agent {
                 cmd.arg("--workspace")
                     .arg(&self.ws)
                     .arg("--module")
-                    .arg(p1_module())
+                    .arg(self.module.clone().unwrap_or_else(p1_module))
                     .args(&self.args);
                 with_only_env(&mut cmd, &self.env);
                 cmd

@@ -4,6 +4,7 @@
 //! requests, and the official `openai` Python client.
 
 pub mod server;
+mod sessions;
 
 use std::process::{Command, Stdio};
 

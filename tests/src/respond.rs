@@ -104,6 +104,14 @@ fn send_events<W: Write>(cw: &mut ChunkedWriter<W>, events: &[String]) -> std::i
     Ok(())
 }
 
+/// The request's headers as `name: value` lines.
+fn header_lines(req: &Request) -> String {
+    req.headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\n"))
+        .collect()
+}
+
 fn error_action(kind: Kind, status: u16, message: &str) -> Action {
     let body = match kind {
         Kind::Chat(Format::Anthropic) => anthropic::error(status, message),
@@ -120,6 +128,15 @@ pub(crate) fn decide(shared: &Shared, req: &Request, rec: &mut Recorded) -> Acti
     let format = match rec.kind {
         Kind::Chat(f) => f,
         Kind::Embeddings => return embeddings_action(req, rec),
+        // An httpbin-style reflector on the provider's origin: what a
+        // `web_fetch` there would get back of its own request.
+        Kind::Other if req.path.split('?').next().unwrap_or("").ends_with("/echo") => {
+            return Action::Raw {
+                status: 200,
+                content_type: "text/plain",
+                body: header_lines(req).into_bytes(),
+            }
+        }
         Kind::Other => {
             let msg = format!("unknown endpoint {} {}", req.method, req.path);
             rec.rejected = Some(Rejection {
@@ -161,8 +178,21 @@ pub(crate) fn decide(shared: &Shared, req: &Request, rec: &mut Recorded) -> Acti
         .model_name()
         .unwrap_or_else(|| chat.model().to_string());
     match reply {
+        Reply::Fault(Fault::EchoCredentials(status)) => {
+            let sent = ["authorization", "x-api-key"]
+                .iter()
+                .filter_map(|h| req.header(h))
+                .collect::<Vec<_>>()
+                .join(", ");
+            error_action(
+                rec.kind,
+                status,
+                &format!("Incorrect API key provided: {sent}"),
+            )
+        }
         Reply::Fault(f) => fault_action(format, chat.stream(), &model, &f),
         Reply::Answer { text, tool_calls } => {
+            let text = text.replace(crate::script::REQUEST_HEADERS, &header_lines(req));
             let prefix = if format == Format::OpenAi {
                 "call"
             } else {
@@ -249,6 +279,8 @@ fn fault_action(format: Format, stream: bool, model: &str, fault: &Fault) -> Act
             body: b"{\"id\": \"broken\", \"choices\": [{\"message\": <html>".to_vec(),
         },
         Fault::Close => Action::Close,
+        // Answered in `decide`, which has the request.
+        Fault::EchoCredentials(status) => error_action(Kind::Chat(format), *status, "credentials"),
     }
 }
 

@@ -47,7 +47,15 @@ pub enum Fault {
     MalformedBody,
     /// The connection is closed after the request, without any response.
     Close,
+    /// This HTTP status with a provider error that quotes the request's
+    /// credentials back (as OpenAI's 401 "Incorrect API key provided: ..."
+    /// does, masked there; here in full, the worst case for a host to catch).
+    EchoCredentials(u16),
 }
+
+/// In an answer's text: replaced by the request's headers, one
+/// `name: value` per line.
+pub const REQUEST_HEADERS: &str = "{request_headers}";
 
 /// One scripted reply.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,7 +118,9 @@ impl Script {
         self
     }
 
-    /// A plain answer that ends the turn.
+    /// A plain answer that ends the turn. [`REQUEST_HEADERS`] in `text` is
+    /// replaced by the chat request's headers, as a model reflecting its
+    /// input would put them.
     pub fn text(self, text: &str) -> Self {
         self.reply(Reply::text(text))
     }
