@@ -352,6 +352,11 @@ impl Agent {
         self
     }
 
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
     /// Talks OpenAI to `server` (the default provider).
     pub fn openai(self, server: &MockServer) -> Self {
         self.openai_at(&server.openai_base())

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use wasiclaw_tests::{MockServer, Script};
 
 use crate::harness::{
-    cache_dir, repo_root, run_command, usage_lines, wasiclaw_bin, wasm, with_only_env, Output,
-    Stall, Workspace,
+    cache_dir, repo_root, run_command, usage_lines, wasiclaw_bin, wasm, with_only_env, Agent,
+    Output, Runner, Stall, Workspace,
 };
 
 const HOST_KEY: &str = "sk-host-only-7f3a";
@@ -270,6 +270,28 @@ fn spent_budget_refuses_the_next_turn() {
     );
     assert_eq!(daily.code, Some(1), "{daily:?}");
     assert!(daily.stderr.contains("daily token budget"), "{daily:?}");
+}
+
+/// The WAMR runner, which hands the agent its argv as given, meters (and
+/// budgets) the session the agent itself uses, read with the agent's
+/// grammar: the last `--session` wins, and `-m --session` is a message. (It
+/// used to take the first `--session` word it saw. `wasiclaw run` parses
+/// the agent's flags itself and refuses a repeated `--session`.)
+#[test]
+fn wamr_meters_the_session_the_agent_uses() {
+    let ws = Workspace::new();
+    let server = MockServer::start(Script::new().text("noted"));
+    let out = Agent::on(Runner::Wamr, &ws)
+        .openai(&server)
+        .no_stream()
+        .args(&["--session", "first", "-m", "--session", "--session", "last"])
+        .exec();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(ws.read("sessions/last.jsonl").is_some(), "{out:?}");
+    assert!(ws.read("sessions/first.jsonl").is_none(), "{out:?}");
+    let usage = usage_lines(&ws);
+    assert_eq!(usage.len(), 1, "{usage:?}");
+    assert_eq!(usage[0]["session"], "last");
 }
 
 #[test]

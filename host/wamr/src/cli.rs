@@ -30,8 +30,8 @@ agent options (passed to the module): -m MESSAGE, --session NAME, --model M,
 
 From the environment: OPENAI_BASE_URL / ANTHROPIC_BASE_URL and WASICLAW_* go to
 the guest; OPENAI_API_KEY / ANTHROPIC_API_KEY stay in the runner, which adds
-them only to requests to that provider's base URL. Model calls are metered
-into DIR/usage.jsonl, as under `wasiclaw run`.
+them only to that provider's model calls and redacts them from its answers.
+Model calls are metered into DIR/usage.jsonl, as under `wasiclaw run`.
 ";
 
 const DEFAULT_STACK: u32 = 256 * 1024;
