@@ -9,12 +9,9 @@
 //! 48.0.8: the same rustls setup and webpki roots, the same timeouts and
 //! defaults, and the same `Error` values, so the guest sees the same codes.
 
-use std::fmt;
 use std::future::{poll_fn, Future};
-use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
 use std::pin::{pin, Pin};
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
@@ -23,12 +20,13 @@ use http::{HeaderValue, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
+use wasiclaw_policy::tls::server_name;
+/// The certificates TLS connections trust (the webpki roots plus
+/// `host.extra_ca_file`), shared with the WAMR runner.
+pub use wasiclaw_policy::tls::{Trust, TrustError};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 /// wasmtime-wasi-http's value for every timeout the guest leaves unset.
@@ -36,101 +34,6 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Resolves once the connection is done; errors after the response head.
 pub type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
-
-/// The certificates TLS connections trust: the webpki roots wasmtime-wasi-http
-/// trusts, plus the operator's extra CA bundle if any (a private CA, or a
-/// TLS-inspecting proxy). Built once, when the policy is loaded.
-#[derive(Clone)]
-pub struct Trust {
-    config: Arc<ClientConfig>,
-    extra: Option<(PathBuf, usize)>,
-}
-
-#[derive(Debug)]
-pub enum TrustError {
-    Read(PathBuf, std::io::Error),
-    Pem(PathBuf, String),
-    Empty(PathBuf),
-    BadCert(PathBuf, usize, rustls::Error),
-    Rustls(rustls::Error),
-}
-
-impl fmt::Display for TrustError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrustError::Read(p, e) => write!(f, "cannot read CA file {}: {e}", p.display()),
-            TrustError::Pem(p, e) => write!(f, "CA file {} is not valid PEM: {e}", p.display()),
-            TrustError::Empty(p) => write!(
-                f,
-                "CA file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                p.display()
-            ),
-            TrustError::BadCert(p, n, e) => write!(
-                f,
-                "certificate {n} in CA file {} cannot be a trust anchor: {e}",
-                p.display()
-            ),
-            TrustError::Rustls(e) => write!(f, "cannot set up TLS: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for TrustError {}
-
-impl Trust {
-    /// The webpki roots, plus every certificate in the PEM file `extra_ca`.
-    pub fn new(extra_ca: Option<&Path>) -> Result<Trust, TrustError> {
-        let mut roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-        };
-        let extra = match extra_ca {
-            Some(path) => Some((path.to_path_buf(), add_pem(&mut roots, path)?)),
-            None => None,
-        };
-        // The provider wasmtime-wasi-http's rustls features select (`ring`),
-        // named so a second provider elsewhere in the build cannot make the
-        // choice ambiguous.
-        let config =
-            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .map_err(TrustError::Rustls)?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-        Ok(Trust {
-            config: Arc::new(config),
-            extra,
-        })
-    }
-
-    pub fn extra_ca_file(&self) -> Option<&Path> {
-        self.extra.as_ref().map(|(p, _)| p.as_path())
-    }
-}
-
-impl fmt::Debug for Trust {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Trust")
-            .field("webpki_roots", &webpki_roots::TLS_SERVER_ROOTS.len())
-            .field("extra_ca", &self.extra)
-            .finish()
-    }
-}
-
-fn add_pem(roots: &mut RootCertStore, path: &Path) -> Result<usize, TrustError> {
-    let pem = std::fs::read(path).map_err(|e| TrustError::Read(path.to_path_buf(), e))?;
-    let mut n = 0;
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        let cert = cert.map_err(|e| TrustError::Pem(path.to_path_buf(), e.to_string()))?;
-        n += 1;
-        roots
-            .add(cert)
-            .map_err(|e| TrustError::BadCert(path.to_path_buf(), n, e))?;
-    }
-    if n == 0 {
-        return Err(TrustError::Empty(path.to_path_buf()));
-    }
-    Ok(n)
-}
 
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
@@ -182,7 +85,7 @@ pub async fn send(
         .map_err(Error::Connect)?;
     let stream: Box<dyn Stream> = if use_tls {
         let name = server_name(host)?;
-        let tls = tokio_rustls::TlsConnector::from(trust.config.clone()).connect(name, tcp);
+        let tls = tokio_rustls::TlsConnector::from(trust.config().clone()).connect(name, tcp);
         // Unlike the default sender, the TLS handshake is bounded too.
         Box::new(
             timeout(connect_timeout, tls)
@@ -251,14 +154,6 @@ pub async fn send(
         }
     });
     Ok((res, io))
-}
-
-/// The name rustls verifies the certificate against, and sends as SNI.
-fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(ServerName::from(ip));
-    }
-    Ok(ServerName::try_from(host.to_string())?)
 }
 
 /// The response body with the guest's between-bytes timeout.

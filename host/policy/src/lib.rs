@@ -4,8 +4,9 @@
 //! environment; and what the host counts: token usage read from provider
 //! responses into `usage.jsonl`, and the budgets summed from it. The wasmtime
 //! host and the WAMR runner both decide and meter every request with it; each
-//! brings its own I/O (resolver, TLS, sockets), so a device build of the
-//! runner pulls in neither wasmtime nor an async runtime.
+//! brings its own I/O (resolver, sockets), so a device build of the runner
+//! pulls in neither wasmtime nor an async runtime. With the `tls` feature it
+//! also builds the certificates both hosts' HTTPS trusts (rustls, no runtime).
 
 pub mod addr;
 pub mod decide;
@@ -15,3 +16,5 @@ pub mod model_calls;
 pub mod origin;
 pub mod policy;
 pub mod redact;
+#[cfg(feature = "tls")]
+pub mod tls;
