@@ -85,6 +85,10 @@ struct HostOpts {
     /// Also allow outbound requests to HOST[:PORT], `*.suffix` or `*` (repeatable).
     #[arg(long = "allow-host", value_name = "HOST")]
     allow_host: Vec<String>,
+    /// Connect to ADDR[,ADDR...] for HOST:PORT, as curl's --resolve; TLS still
+    /// checks HOST's certificate, and ADDR may be internal (repeatable).
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
+    resolve: Vec<String>,
     /// Linear-memory limit per guest memory, in MiB (default 64).
     #[arg(long)]
     memory_limit_mib: Option<u64>,
@@ -148,6 +152,7 @@ impl HostOpts {
         let ov = Overrides {
             policy_file: self.policy.clone(),
             allow_hosts: self.allow_host.clone(),
+            resolve: self.resolve.clone(),
             memory_limit_mib: self.memory_limit_mib,
             turn_timeout_secs: self.timeout_secs,
             max_response_bytes: self.max_response_bytes,

@@ -1,7 +1,8 @@
 //! The host policy (crate `wasiclaw-policy`, shared with the WAMR runner)
-//! plus what only this host builds from it: the TLS trust roots. The policy
-//! names `host.extra_ca_file`; the file is read here, once, at startup, so a
-//! missing or malformed CA file stops the host before any guest runs.
+//! plus what this host builds from it for connecting: the TLS trust roots and
+//! the resolve pins. The policy names `host.extra_ca_file`; the file is read
+//! here, once, at startup, so a missing or malformed CA file stops the host
+//! before any guest runs.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -44,7 +45,9 @@ impl HostPolicy {
     }
 
     pub fn new(rules: Policy) -> Result<Self, LoadError> {
-        let trust = Trust::new(rules.extra_ca_file.as_deref()).map_err(LoadError::Trust)?;
+        let trust = Trust::new(rules.extra_ca_file.as_deref())
+            .map_err(LoadError::Trust)?
+            .with_pins(rules.resolve.clone());
         Ok(HostPolicy { rules, trust })
     }
 }

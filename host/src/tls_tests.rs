@@ -29,14 +29,20 @@ struct Seen {
     path: String,
 }
 
-/// A CA whose PEM is in `dir/ca.pem`, and a server certificate for `localhost`.
+/// A CA whose PEM is in `dir/ca.pem`, and a server certificate.
 struct Pki {
     dir: PathBuf,
     leaf: CertificateDer<'static>,
     key: Vec<u8>,
 }
 
+/// A PKI whose server certificate is for `localhost`.
 fn pki(name: &str) -> Pki {
+    pki_for(name, "localhost")
+}
+
+/// A PKI whose server certificate is for `host`.
+fn pki_for(name: &str, host: &str) -> Pki {
     let dir = std::env::temp_dir().join(format!("wasiclaw-tls-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -44,7 +50,7 @@ fn pki(name: &str) -> Pki {
     let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
     std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
     let key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_string()])
+    let leaf = CertificateParams::new(vec![host.to_string()])
         .unwrap()
         .signed_by(&key, &ca)
         .unwrap();
@@ -135,6 +141,65 @@ fn get(url: &str) -> Request<WasiBody> {
         .header(http::header::HOST, host)
         .body(body)
         .unwrap()
+}
+
+#[tokio::test]
+async fn a_pinned_provider_is_reached_at_its_pin_under_its_own_name() {
+    let pki = pki_for("provider", "api.openai.com");
+    let (port, seen) = serve("127.0.0.2", Some(&pki), 3).await;
+    let env: std::collections::BTreeMap<String, String> = [
+        (
+            "OPENAI_BASE_URL".to_string(),
+            format!("https://api.openai.com:{port}/v1"),
+        ),
+        ("OPENAI_API_KEY".to_string(), "sk-pinned".to_string()),
+    ]
+    .into_iter()
+    .collect();
+    let ws = std::env::temp_dir().join("wasiclaw-tls-no-workspace");
+    let ov = Overrides {
+        resolve: vec![format!("api.openai.com:{port}:127.0.0.2")],
+        ..Overrides::default()
+    };
+    let mut p = HostPolicy::load(&ws, &ov, &env).unwrap();
+    assert_eq!(p.trust.pins, p.resolve);
+    p.trust = trust(&pki).with_pins(p.resolve.clone());
+    // Provider endpoints are not looked up by the policy; the pin is used
+    // when connecting, without any lookup (the real api.openai.com is never
+    // 127.0.0.2).
+    let never = |host: String, _: u16| async move {
+        Err::<Vec<SocketAddr>, _>(std::io::Error::other(format!("{host} was looked up")))
+    };
+    let url = format!("https://api.openai.com:{port}/v1/models");
+    let (resp, io) = send_with(Arc::new(p), "s".into(), get(&url), None, never)
+        .await
+        .unwrap();
+    assert_eq!(&body(resp).await.unwrap()[..], b"xxx");
+    Box::into_pin(io).await.unwrap();
+    let s = seen.lock().unwrap()[0].clone();
+    assert_eq!(s.local, SocketAddr::new("127.0.0.2".parse().unwrap(), port));
+    assert_eq!(s.sni.as_deref(), Some("api.openai.com"));
+    assert_eq!(
+        s.host.as_deref(),
+        Some(format!("api.openai.com:{port}").as_str())
+    );
+    // An explicit address list (what the policy checked) beats the pin.
+    let pinned = trust(&pki).with_pins(vec![wasiclaw_policy::resolve::Pin::parse(&format!(
+        "api.openai.com:{port}:127.0.0.3"
+    ))
+    .unwrap()]);
+    let (resp, _io) = connect::send(get(&url), &at(port), &pinned, None)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // With no list, the pin is where the connection goes: nothing listens on
+    // 127.0.0.3, so this fails to connect rather than reaching the server.
+    match connect::send(get(&url), &[], &pinned, None).await {
+        Err(Error::Connect(_)) => {}
+        r => panic!("{:?}", r.map(|_| ())),
+    }
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    std::fs::remove_dir_all(&pki.dir).unwrap();
 }
 
 fn policy(allow: &str, trust: Trust) -> Arc<HostPolicy> {

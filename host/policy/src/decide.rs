@@ -3,7 +3,8 @@
 //! or a refusal with the reason the guest's model will read. Names are
 //! resolved by the caller's resolver, so either host brings its own (tokio's
 //! lookup in the native host, a blocking one in the WAMR runner) and this
-//! crate needs no async runtime.
+//! crate needs no async runtime; a name the operator pinned (`host.resolve`)
+//! is not looked up at all, and its addresses may be internal.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -15,7 +16,9 @@ use crate::policy::Policy;
 /// What the policy decided for one request.
 #[derive(Debug)]
 pub enum Decision<'a> {
-    /// A configured provider endpoint: inject its key, meter it.
+    /// A configured provider endpoint: inject its key, meter it. Connect to
+    /// its pinned addresses if `decide_all` returned any, else resolve its
+    /// name when connecting (the operator configured it; it is not checked).
     Provider(&'a Endpoint),
     /// Allowed; connect to exactly this address, the first that was checked
     /// (`decide` always names one; `None` would mean: resolve at connect time).
@@ -44,8 +47,9 @@ where
     decide_all(policy, scheme, host, port, resolve).await.0
 }
 
-/// `decide`, plus every checked address when allowed: connecting tries them
-/// in order, as a connect by name would (`::1`, then `127.0.0.1`).
+/// `decide`, plus every checked address when allowed, or the pinned ones of
+/// a provider endpoint: connecting tries them in order, as a connect by name
+/// would (`::1`, then `127.0.0.1`).
 pub async fn decide_all<'a, F, Fut>(
     policy: &'a Policy,
     scheme: &str,
@@ -58,8 +62,9 @@ where
     Fut: Future<Output = std::io::Result<Vec<SocketAddr>>>,
 {
     let refuse = |d| (d, Vec::new());
+    let pinned = policy.pinned(host, port);
     if let Some(e) = policy.endpoint_for(scheme, host, port) {
-        return refuse(Decision::Provider(e));
+        return (Decision::Provider(e), pinned.unwrap_or_default().to_vec());
     }
     let matched = policy.allow_hosts.iter().any(|p| p.matches(host, port));
     let explicit = policy
@@ -70,6 +75,10 @@ where
         return refuse(Decision::Denied(format!(
             "host {host}:{port} is not allowed by the host policy (allow it with host.allow_hosts in wasiclaw.json or --allow-host)"
         )));
+    }
+    // A pinned name goes where the operator said, internal or not.
+    if let Some(addrs) = pinned {
+        return (Decision::Allowed(addrs.first().copied()), addrs.to_vec());
     }
     // An explicitly listed address (or localhost) may be internal, but is
     // still resolved here so the connection goes where this answer says.
@@ -217,5 +226,69 @@ mod tests {
         let (d, addrs) = run(decide_all(&p, "http", "mixed.example", 80, mixed));
         assert!(matches!(d, Decision::Prohibited(_)), "{d:?}");
         assert!(addrs.is_empty());
+    }
+
+    #[test]
+    fn pinned_names_go_to_their_pins_without_a_lookup() {
+        let mut p = policy(&["*", "pinned.test"]);
+        let mut env = BTreeMap::new();
+        env.insert(
+            "OPENAI_BASE_URL".to_string(),
+            "https://api.openai.com:8443/v1".to_string(),
+        );
+        p.endpoints = Policy::load(
+            &std::env::temp_dir().join("none"),
+            &Overrides::default(),
+            &env,
+        )
+        .unwrap()
+        .endpoints;
+        p.resolve = [
+            "api.openai.com:8443:127.0.0.1,::1",
+            "pinned.test:80:10.1.2.3",
+            "denied.test:80:127.0.0.1",
+        ]
+        .iter()
+        .map(|e| crate::resolve::Pin::parse(e).unwrap())
+        .collect();
+        // A lookup would make the decision `Unresolvable`.
+        let never = |h: String, _: u16| async move {
+            Err::<Vec<SocketAddr>, _>(std::io::Error::other(format!("{h} was looked up")))
+        };
+        // A pinned provider endpoint: its addresses, in order, loopback and all.
+        let (d, addrs) = run(decide_all(&p, "https", "api.openai.com", 8443, never));
+        assert!(matches!(d, Decision::Provider(_)), "{d:?}");
+        let want: Vec<SocketAddr> = ["127.0.0.1:8443", "[::1]:8443"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(addrs, want);
+        // An allowed name pinned to a private address is the operator's choice.
+        let (d, addrs) = run(decide_all(&p, "http", "pinned.test", 80, never));
+        match d {
+            Decision::Allowed(Some(a)) => assert_eq!(a.to_string(), "10.1.2.3:80"),
+            d => panic!("{d:?}"),
+        }
+        assert_eq!(addrs, vec!["10.1.2.3:80".parse().unwrap()]);
+        // The pin is per port: another port of the name resolves and is checked.
+        let (d, _) = run(decide_all(&p, "http", "pinned.test", 81, |_, _| {
+            to("10.1.2.3")
+        }));
+        assert!(matches!(d, Decision::Prohibited(_)), "{d:?}");
+        // Unpinned providers still resolve at connect time: no addresses here.
+        p.resolve.clear();
+        let (d, addrs) = run(decide_all(&p, "https", "api.openai.com", 8443, never));
+        assert!(matches!(d, Decision::Provider(_)) && addrs.is_empty());
+        // A pin grants nothing: a name neither allowed nor a provider is denied.
+        let strict = {
+            let mut s = policy(&["allowed.test"]);
+            s.resolve = vec![crate::resolve::Pin::parse("denied.test:80:127.0.0.1").unwrap()];
+            s
+        };
+        let (d, addrs) = run(decide_all(&strict, "http", "denied.test", 80, never));
+        assert!(
+            matches!(d, Decision::Denied(_)) && addrs.is_empty(),
+            "{d:?}"
+        );
     }
 }

@@ -16,5 +16,6 @@ pub mod model_calls;
 pub mod origin;
 pub mod policy;
 pub mod redact;
+pub mod resolve;
 #[cfg(feature = "tls")]
 pub mod tls;

@@ -8,12 +8,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::origin::endpoint;
 pub use crate::origin::{split_url, Endpoint, HostPattern, ProviderKind};
+pub use crate::resolve::Pin;
 use wasiclaw_contract::env as var;
 
 pub const DEFAULT_MEMORY_MIB: u64 = 64;
@@ -26,6 +28,8 @@ pub enum PolicyError {
     Parse(PathBuf, String),
     BadUrl(String, String),
     BadHost(String),
+    /// A `host.resolve` / `--resolve` entry, and what is wrong with it.
+    BadResolve(String, String),
 }
 
 impl fmt::Display for PolicyError {
@@ -35,6 +39,11 @@ impl fmt::Display for PolicyError {
             PolicyError::Parse(p, e) => write!(f, "invalid host policy in {}: {e}", p.display()),
             PolicyError::BadUrl(u, e) => write!(f, "invalid provider URL {u:?}: {e}"),
             PolicyError::BadHost(h) => write!(f, "invalid allowed host {h:?}"),
+            PolicyError::BadResolve(e, why) => write!(
+                f,
+                "invalid resolve entry {e:?}: {why} (expected HOST:PORT:ADDR[,ADDR...], \
+                 e.g. api.openai.com:443:127.0.0.1)"
+            ),
         }
     }
 }
@@ -46,6 +55,8 @@ impl std::error::Error for PolicyError {}
 #[serde(deny_unknown_fields)]
 pub struct HostSection {
     pub allow_hosts: Option<Vec<String>>,
+    /// `HOST:PORT:ADDR[,ADDR...]` pins, as curl's `--resolve` (see `resolve`).
+    pub resolve: Option<Vec<String>>,
     pub memory_limit_mib: Option<u64>,
     pub turn_timeout_secs: Option<u64>,
     pub max_response_bytes: Option<u64>,
@@ -74,6 +85,8 @@ pub struct Policy {
     pub workspace: PathBuf,
     pub endpoints: Vec<Endpoint>,
     pub allow_hosts: Vec<HostPattern>,
+    /// Names pinned to addresses for the run (file entries, then flags).
+    pub resolve: Vec<Pin>,
     pub memory_limit_bytes: u64,
     pub turn_timeout_secs: u64,
     pub max_response_bytes: u64,
@@ -93,6 +106,8 @@ pub struct Policy {
 pub struct Overrides {
     pub policy_file: Option<PathBuf>,
     pub allow_hosts: Vec<String>,
+    /// `--resolve` entries; they follow (and so override) the file's.
+    pub resolve: Vec<String>,
     pub memory_limit_mib: Option<u64>,
     pub turn_timeout_secs: Option<u64>,
     pub max_response_bytes: Option<u64>,
@@ -138,6 +153,10 @@ impl Policy {
         for h in section.allow_hosts.iter().flatten().chain(&ov.allow_hosts) {
             allow_hosts.push(HostPattern::parse(h)?);
         }
+        let mut resolve = Vec::new();
+        for r in section.resolve.iter().flatten().chain(&ov.resolve) {
+            resolve.push(Pin::parse(r)?);
+        }
         let budget = section.budget.unwrap_or_default();
         let extra_ca_file = match (&section.extra_ca_file, &source) {
             (Some(f), Some(src)) => Some(src.parent().unwrap_or(Path::new("")).join(f)),
@@ -179,6 +198,7 @@ impl Policy {
             workspace: workspace.to_path_buf(),
             endpoints,
             allow_hosts,
+            resolve,
             memory_limit_bytes: mib.saturating_mul(1024 * 1024),
             turn_timeout_secs: ov
                 .turn_timeout_secs
@@ -201,6 +221,11 @@ impl Policy {
         self.endpoints
             .iter()
             .find(|e| e.scheme == scheme && e.port == port && e.host.eq_ignore_ascii_case(host))
+    }
+
+    /// The addresses the operator pinned `host:port` to, if any.
+    pub fn pinned(&self, host: &str, port: u16) -> Option<&[SocketAddr]> {
+        crate::resolve::pinned(&self.resolve, host, port)
     }
 
     /// The endpoint on `matched`'s origin that speaks the request's API.
@@ -248,7 +273,8 @@ impl Policy {
             "preopens": [{"host": self.workspace.display().to_string(), "guest": wasiclaw_contract::WORKSPACE_MOUNT}],
             "provider_endpoints": endpoints,
             "allow_hosts": self.allow_hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
-            "private_addresses": "refused unless a provider endpoint or a literal address in allow_hosts",
+            "resolve": self.resolve.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "private_addresses": "refused unless a provider endpoint, a literal address in allow_hosts, or a name pinned by resolve",
             "guest_env": self.guest_env,
             "memory_limit_bytes": self.memory_limit_bytes,
             "turn_timeout_secs": self.turn_timeout_secs,
@@ -388,6 +414,57 @@ mod tests {
         let p = Policy::load(&dir, &ov, &env(&[])).unwrap();
         assert_eq!(p.extra_ca_file, Some(PathBuf::from("/abs/ca.pem")));
         assert_eq!(p.source, Some(elsewhere.join("p.json")));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn resolve_pins_come_from_the_file_then_the_flags() {
+        let dir = std::env::temp_dir().join(format!("wasiclaw-resolve-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("wasiclaw.json"),
+            r#"{"host":{"resolve":["api.openai.com:443:10.0.0.1","api.anthropic.com:443:[::1]"]}}"#,
+        )
+        .unwrap();
+        let ov = Overrides {
+            resolve: vec!["api.openai.com:443:127.0.0.1".into()],
+            ..Default::default()
+        };
+        let p = Policy::load(&dir, &ov, &env(&[])).unwrap();
+        assert_eq!(p.resolve.len(), 3);
+        // The flag, later, overrides the file's pin for the same name.
+        let openai = p.pinned("api.openai.com", 443).unwrap();
+        assert_eq!(openai, &["127.0.0.1:443".parse().unwrap()]);
+        let anthropic = p.pinned("API.Anthropic.com", 443).unwrap();
+        assert_eq!(anthropic, &["[::1]:443".parse().unwrap()]);
+        assert!(p.pinned("api.openai.com", 80).is_none());
+        assert_eq!(
+            p.to_json()["resolve"],
+            serde_json::json!([
+                "api.openai.com:443:10.0.0.1",
+                "api.anthropic.com:443:[::1]",
+                "api.openai.com:443:127.0.0.1"
+            ])
+        );
+        // A bad entry, in the file or on the command line, stops the load.
+        let bad = Overrides {
+            resolve: vec!["api.openai.com:443".into()],
+            ..Default::default()
+        };
+        let e = Policy::load(&dir, &bad, &env(&[])).unwrap_err();
+        assert!(matches!(e, PolicyError::BadResolve(..)), "{e:?}");
+        std::fs::write(
+            dir.join("wasiclaw.json"),
+            r#"{"host":{"resolve":["api.openai.com:443:nowhere"]}}"#,
+        )
+        .unwrap();
+        let e = Policy::load(&dir, &Overrides::default(), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"nowhere\" is not an IP address"), "{e}");
+        std::fs::write(dir.join("wasiclaw.json"), r#"{"host":{"resolve":"x"}}"#).unwrap();
+        let e = Policy::load(&dir, &Overrides::default(), &env(&[])).unwrap_err();
+        assert!(matches!(e, PolicyError::Parse(..)), "{e:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
