@@ -15,6 +15,8 @@ host options (as for `wasiclaw run`):
   --workspace DIR            directory mapped to /workspace (default: .)
   --policy FILE              policy file with a `host` section (default: DIR/wasiclaw.json)
   --allow-host HOST[:PORT]   also allow HOST for web_fetch (repeatable; *.suffix, *)
+  --resolve HOST:PORT:ADDR   connect to ADDR[,ADDR...] for HOST:PORT, as curl's --resolve;
+                             TLS still checks HOST's certificate (repeatable)
   --max-response-bytes N     largest HTTP response body the guest may receive
   --session-budget N         refuse model calls once the session spent N tokens
   --daily-budget N           refuse model calls once N tokens were spent today (UTC)
@@ -80,6 +82,7 @@ pub fn plan(argv: &[String], host_env: &dyn Env) -> Result<Parsed, String> {
             "--workspace" => workspace = Some(PathBuf::from(value(flag)?)),
             "--policy" => ov.policy_file = Some(PathBuf::from(value(flag)?)),
             "--allow-host" => ov.allow_hosts.push(value(flag)?),
+            "--resolve" => ov.resolve.push(value(flag)?),
             "--max-response-bytes" => ov.max_response_bytes = Some(number(flag, value(flag)?)?),
             "--session-budget" => ov.session_budget = Some(number(flag, value(flag)?)?),
             "--daily-budget" => ov.daily_budget = Some(number(flag, value(flag)?)?),
@@ -108,13 +111,14 @@ pub fn plan(argv: &[String], host_env: &dyn Env) -> Result<Parsed, String> {
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
+    let policy = Policy::new(host).map_err(|e| format!("host.extra_ca_file: {e}"))?;
     Ok(Parsed::Run(Box::new(Plan {
         workspace,
         module,
         env,
         args: guest_args,
         stack_size,
-        policy: Policy::new(host),
+        policy,
     })))
 }
 
@@ -201,6 +205,20 @@ mod tests {
         assert!(run(&["--max-response-bytes", "lots"], &[]).is_err());
         assert!(run(&["--workspace", "/nonexistent/dir"], &[]).is_err());
         assert!(run(&["--allow-host", "a/b"], &[]).is_err());
+        let p = run(
+            &["--resolve", "api.openai.com:443:127.0.0.1", "-m", "x"],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(p.args, vec!["wasiclaw", "-m", "x"]);
+        let pins = &p.policy.rules().resolve;
+        assert_eq!(pins[0].to_string(), "api.openai.com:443:127.0.0.1");
+        let e = run(&["--resolve=api.openai.com:443"], &[]).err().unwrap();
+        assert!(e.contains("invalid resolve entry"), "{e}");
+        let e = run(&["--policy", "/nonexistent/p.json"], &[])
+            .err()
+            .unwrap();
+        assert!(e.contains("cannot read"), "{e}");
         assert!(run(&["--help"], &[]).is_err_and(|e| e == "help"));
         // Once the agent's own arguments began, --help is the agent's.
         assert_eq!(run(&["-m", "x", "--help"], &[]).unwrap().args.len(), 4);

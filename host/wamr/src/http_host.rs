@@ -118,7 +118,18 @@ impl HttpHost {
             body,
         };
         let limit = self.policy.body_limit();
-        let resp = net::exchange(approved.addr, &out, timeout, limit, &self.deadline)?;
+        let tls = approved.tls_name.as_deref().map(|name| net::Tls {
+            config: self.policy.tls_config(),
+            name,
+        });
+        let resp = net::exchange(
+            approved.addr,
+            tls.as_ref(),
+            &out,
+            timeout,
+            limit,
+            &self.deadline,
+        )?;
         Ok(self.keep(Response::net(resp, recorder, approved.secret.as_deref())))
     }
 

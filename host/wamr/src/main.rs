@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! wasiclaw-wamr [--workspace DIR] [--policy FILE] [--allow-host HOST[:PORT]]...
+//!               [--resolve HOST:PORT:ADDR[,ADDR...]]...
 //!               [--max-response-bytes N] [--session-budget N] [--daily-budget N]
 //!               [--timeout-secs N] [--memory-limit-mib N]
 //!               [--module PATH] [--stack-size BYTES]

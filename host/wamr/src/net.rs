@@ -1,13 +1,18 @@
-//! A minimal blocking HTTP/1.1 client over `std::net`: one request per
-//! connection (`connection: close`), `content-length`, chunked or
-//! read-to-close bodies, a timeout on every wait, a body limit, and the
-//! socket under the turn's deadline. Enough for LLM APIs and web pages
-//! behind the policy, and nothing that needs a runtime.
+//! A minimal blocking HTTP/1.1 client over `std::net`, with TLS by rustls
+//! (blocking `StreamOwned`, SNI and certificate checks for the URL's host):
+//! one request per connection (`connection: close`), `content-length`,
+//! chunked or read-to-close bodies, a timeout on every wait, a body limit
+//! counted on the decrypted body, and the socket under the turn's deadline
+//! (shutting the TCP socket ends a TLS stream on it too). Enough for LLM APIs
+//! and web pages behind the policy, and nothing that needs a runtime.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::{CertificateError, ClientConfig, ClientConnection, StreamOwned};
+use wasiclaw_policy::tls::server_name;
 
 use crate::errors::{code, Fail};
 use crate::limits::{Deadline, Watched};
@@ -16,6 +21,13 @@ use crate::limits::{Deadline, Watched};
 const MAX_LINE: usize = 16 * 1024;
 /// The most header bytes we accept in one response.
 const MAX_HEADERS: usize = 64 * 1024;
+
+/// HTTPS: the client configuration (trusted roots) and the name the
+/// certificate must be valid for, which is also the SNI.
+pub struct Tls<'a> {
+    pub config: &'a Arc<ClientConfig>,
+    pub name: &'a str,
+}
 
 pub struct Outgoing<'a> {
     pub method: &'a str,
@@ -35,8 +47,67 @@ enum Framing {
     Done,
 }
 
+/// The connection: plain TCP, or TLS over it.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// The TLS handshake, within the socket's timeouts; a certificate that is
+/// not trusted or not valid for `tls.name` fails here, before any byte of
+/// the request is sent.
+fn handshake(tcp: TcpStream, tls: &Tls) -> Result<Conn, Fail> {
+    let name = server_name(tls.name).map_err(|_| {
+        Fail::new(
+            code::INVALID,
+            format!("{:?} is not a valid TLS server name", tls.name),
+        )
+    })?;
+    let mut conn = ClientConnection::new(tls.config.clone(), name)
+        .map_err(|e| Fail::new(code::CONNECT, format!("TLS setup: {e}")))?;
+    let mut tcp = tcp;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp).map_err(|e| {
+            let mut f = io_fail(&e, &format!("TLS handshake with {}", tls.name));
+            let unknown = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
+            if e.get_ref().and_then(|i| i.downcast_ref()) == Some(&unknown) {
+                f.message.push_str(
+                    " (not issued by a trusted CA: add the issuing CA to host.extra_ca_file)",
+                );
+            }
+            f
+        })?;
+    }
+    Ok(Conn::Tls(Box::new(StreamOwned::new(conn, tcp))))
+}
+
 pub struct Incoming {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<Conn>,
     pub status: u16,
     /// Lower-cased names, in the order received.
     pub headers: Vec<(String, String)>,
@@ -47,10 +118,12 @@ pub struct Incoming {
     _watched: Watched,
 }
 
-/// Connects to the already-checked address, sends the request and reads the
-/// status line and headers, within `timeout` per wait and the turn's deadline.
+/// Connects to the already-checked address (over TLS when `tls` is given),
+/// sends the request and reads the status line and headers, within `timeout`
+/// per wait and the turn's deadline.
 pub fn exchange(
     addr: SocketAddr,
+    tls: Option<&Tls>,
     req: &Outgoing,
     timeout: Duration,
     limit: u64,
@@ -64,6 +137,10 @@ pub fn exchange(
         .and_then(|_| stream.set_write_timeout(Some(timeout)))
         .map_err(|e| io_fail(&e, "socket"))?;
     let _ = stream.set_nodelay(true);
+    let mut conn = match tls {
+        Some(tls) => handshake(stream, tls)?,
+        None => Conn::Plain(stream),
+    };
 
     let mut head = format!(
         "{} {} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n",
@@ -79,13 +156,12 @@ pub fn exchange(
         head.push_str(&format!("content-length: {}\r\n", req.body.len()));
     }
     head.push_str("\r\n");
-    let mut w = &stream;
-    w.write_all(head.as_bytes())
-        .and_then(|_| w.write_all(req.body))
-        .and_then(|_| w.flush())
+    conn.write_all(head.as_bytes())
+        .and_then(|_| conn.write_all(req.body))
+        .and_then(|_| conn.flush())
         .map_err(|e| io_fail(&e, "send"))?;
 
-    let mut reader = BufReader::new(stream);
+    let mut reader = BufReader::new(conn);
     let (status, headers) = loop {
         let (status, headers) = read_head(&mut reader)?;
         // 1xx answers precede the real one; skip them (101 would switch
@@ -211,7 +287,7 @@ fn too_large(limit: u64) -> Fail {
     )
 }
 
-fn read_head(r: &mut BufReader<TcpStream>) -> Result<(u16, Vec<(String, String)>), Fail> {
+fn read_head(r: &mut impl BufRead) -> Result<(u16, Vec<(String, String)>), Fail> {
     let line = read_line(r)?;
     let mut parts = line.splitn(3, ' ');
     let version = parts.next().unwrap_or("");
@@ -245,7 +321,7 @@ fn read_head(r: &mut BufReader<TcpStream>) -> Result<(u16, Vec<(String, String)>
 }
 
 /// One CRLF- (or LF-) terminated line without its terminator.
-fn read_line(r: &mut BufReader<TcpStream>) -> Result<String, Fail> {
+fn read_line(r: &mut impl BufRead) -> Result<String, Fail> {
     let mut line = Vec::new();
     let n = r
         .by_ref()

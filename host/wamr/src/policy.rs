@@ -2,19 +2,24 @@
 //! (`wasiclaw_policy::policy` + `wasiclaw_policy::decide`), applied to the
 //! requests of the import so both hosts decide every request the same way:
 //! the provider endpoints and `allow_hosts` are reachable, names must resolve
-//! to public addresses (literal addresses the operator listed excepted), the
-//! connection goes to the address that was checked, the provider's key is
-//! injected only on that provider's model calls and redacted from whatever
-//! comes back (the guest has none), responses are
-//! capped at `max_response_bytes`, and model calls are metered and budgeted.
+//! to public addresses (literal addresses the operator listed, and names the
+//! operator pinned with `host.resolve`, excepted), the connection goes to the
+//! address that was checked (or pinned), HTTPS trusts the webpki roots plus
+//! `host.extra_ca_file`, the provider's key is injected only on that
+//! provider's model calls and redacted from whatever comes back (the guest
+//! has none), responses are capped at `max_response_bytes`, and model calls
+//! are metered and budgeted.
 
 use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use wasiclaw_policy::decide::{decide, Decision};
+use rustls::ClientConfig;
+use wasiclaw_policy::decide::{decide_all, Decision};
 use wasiclaw_policy::policy::{Policy as HostPolicy, ProviderKind};
+use wasiclaw_policy::tls::{Trust, TrustError};
 
 use crate::errors::{code, Fail};
 
@@ -102,11 +107,14 @@ pub fn parse_url(url: &str) -> Result<(Origin, String), Fail> {
 
 pub struct Policy {
     inner: HostPolicy,
+    trust: Trust,
 }
 
 /// A request the policy let through: where to connect and what to send.
 pub struct Approved {
     pub addr: SocketAddr,
+    /// For `https://`: the name the certificate must be valid for (SNI).
+    pub tls_name: Option<String>,
     pub authority: String,
     pub path_query: String,
     pub headers: Vec<(String, String)>,
@@ -118,8 +126,15 @@ pub struct Approved {
 }
 
 impl Policy {
-    pub fn new(inner: HostPolicy) -> Policy {
-        Policy { inner }
+    /// The rules plus the roots HTTPS trusts; a missing or malformed
+    /// `host.extra_ca_file` fails here, before the guest runs.
+    pub fn new(inner: HostPolicy) -> Result<Policy, TrustError> {
+        let trust = Trust::new(inner.extra_ca_file.as_deref())?;
+        Ok(Policy { inner, trust })
+    }
+
+    pub fn tls_config(&self) -> &Arc<ClientConfig> {
+        self.trust.config()
     }
 
     pub fn body_limit(&self) -> u64 {
@@ -136,7 +151,7 @@ impl Policy {
     pub fn approve(&self, url: &str, headers: Vec<(String, String)>) -> Result<Approved, Fail> {
         let (origin, path_query) = parse_url(url)?;
         let scheme = if origin.https { "https" } else { "http" };
-        let decision = block_on(decide(
+        let (decision, addrs) = block_on(decide_all(
             &self.inner,
             scheme,
             &origin.host,
@@ -153,14 +168,12 @@ impl Policy {
             Decision::Allowed(Some(addr)) => (addr, None),
             // A literal address (or localhost) the operator listed.
             Decision::Allowed(None) => (resolve_first(&origin)?, None),
-            Decision::Provider(ep) => (resolve_first(&origin)?, Some(ep)),
+            // Pinned by the operator (`host.resolve`), else one lookup now.
+            Decision::Provider(ep) => match addrs.first() {
+                Some(pin) => (*pin, Some(ep)),
+                None => (resolve_first(&origin)?, Some(ep)),
+            },
         };
-        if origin.https {
-            return Err(Fail::new(
-                code::UNSUPPORTED,
-                "https:// is not supported by wasiclaw-wamr (plain http only; see host/wamr/FIRMWARE.md)",
-            ));
-        }
         let mut out: Vec<(String, String)> = headers
             .into_iter()
             .filter(|(k, _)| {
@@ -194,6 +207,7 @@ impl Policy {
         }
         Ok(Approved {
             addr,
+            tls_name: origin.https.then(|| origin.host.clone()),
             authority: origin.authority(),
             path_query,
             headers: out,
@@ -243,7 +257,7 @@ mod tests {
             ..Overrides::default()
         };
         let ws = std::env::temp_dir().join("wasiclaw-wamr-no-such-ws");
-        Policy::new(HostPolicy::load(&ws, &ov, &env).unwrap())
+        Policy::new(HostPolicy::load(&ws, &ov, &env).unwrap()).unwrap()
     }
 
     #[test]
@@ -325,5 +339,45 @@ mod tests {
             .unwrap();
         assert_eq!(e.code, code::DENIED);
         assert!(e.message.contains("not allowed"), "{}", e.message);
+    }
+
+    #[test]
+    fn pinned_https_providers_connect_to_the_pin_and_verify_their_name() {
+        let mut p = policy(
+            &[
+                ("OPENAI_BASE_URL", "https://api.openai.com:8443/v1"),
+                ("OPENAI_API_KEY", "sk-real"),
+            ],
+            &["pinned.test", "10.9.9.9"],
+        );
+        p.inner.resolve = ["api.openai.com:8443:127.0.0.2", "pinned.test:443:10.1.2.3"]
+            .iter()
+            .map(|e| wasiclaw_policy::resolve::Pin::parse(e).unwrap())
+            .collect();
+        let a = p
+            .approve("https://api.openai.com:8443/v1/chat/completions", vec![])
+            .unwrap();
+        assert_eq!(a.addr, "127.0.0.2:8443".parse().unwrap());
+        assert_eq!(a.tls_name.as_deref(), Some("api.openai.com"));
+        assert_eq!(a.authority, "api.openai.com:8443");
+        assert_eq!(a.model_call, Some(ProviderKind::OpenAi));
+        // An allowed name pinned to a private address: the operator's choice.
+        let b = p.approve("https://pinned.test/x", vec![]).unwrap();
+        assert_eq!(b.addr, "10.1.2.3:443".parse().unwrap());
+        assert_eq!(b.tls_name.as_deref(), Some("pinned.test"));
+        assert!(!format!("{:?}", b.headers).contains("sk-real"));
+        // Plain http carries no TLS name.
+        let c = p.approve("http://10.9.9.9/", vec![]).unwrap();
+        assert_eq!(c.tls_name, None);
+    }
+
+    #[test]
+    fn a_bad_extra_ca_file_fails_at_startup() {
+        let ov = Overrides::default();
+        let ws = std::env::temp_dir().join("wasiclaw-wamr-no-such-ws");
+        let mut rules = HostPolicy::load(&ws, &ov, &BTreeMap::new()).unwrap();
+        rules.extra_ca_file = Some(ws.join("missing-ca.pem"));
+        let e = Policy::new(rules).err().unwrap().to_string();
+        assert!(e.contains("cannot read CA file"), "{e}");
     }
 }
