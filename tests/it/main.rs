@@ -9,6 +9,7 @@ mod agent_faults;
 mod agent_run;
 mod host;
 mod limits;
+mod provider_tls;
 mod secrets;
 mod serve;
 mod vector;
