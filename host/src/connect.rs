@@ -11,7 +11,6 @@
 
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::pin::{pin, Pin};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -24,7 +23,6 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
-use wasiclaw_policy::resolve::{pinned, Pin as ResolvePin};
 pub use wasiclaw_policy::tls::TrustError;
 use wasiclaw_policy::tls::{self, server_name};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
@@ -35,42 +33,18 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// Resolves once the connection is done; errors after the response head.
 pub type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 
-/// What outgoing connections trust: certificates (the webpki roots plus
-/// `host.extra_ca_file`, built by `wasiclaw_policy::tls`, shared with the WAMR
-/// runner) and the operator's resolve pins (`host.resolve`: which addresses
-/// speak for a name), used for requests that come without checked addresses.
-#[derive(Clone, Debug)]
-pub struct Trust {
-    pub tls: tls::Trust,
-    pub pins: Vec<ResolvePin>,
-}
-
-impl Trust {
-    /// The webpki roots plus `extra_ca`, and no pins.
-    pub fn new(extra_ca: Option<&Path>) -> Result<Trust, TrustError> {
-        Ok(Trust {
-            tls: tls::Trust::new(extra_ca)?,
-            pins: Vec::new(),
-        })
-    }
-
-    pub fn with_pins(self, pins: Vec<ResolvePin>) -> Trust {
-        Trust { pins, ..self }
-    }
-
-    pub fn extra_ca_file(&self) -> Option<&Path> {
-        self.tls.extra_ca_file()
-    }
-}
+/// The certificates outgoing TLS trusts: the webpki roots plus
+/// `host.extra_ca_file`, built by `wasiclaw_policy::tls` (shared with the
+/// WAMR runner).
+pub type Trust = tls::Trust;
 
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
 /// Sends `req`, whose URI is absolute as wasmtime-wasi-http hands it over, to
-/// the first of `to` that accepts; with none (provider endpoints, which the
-/// operator configured and the policy does not check), to the addresses the
-/// operator pinned the URI's host and port to, else to the host resolved now:
-/// either way one answer, used once.
+/// the first of `to` that accepts; with none (an unpinned provider endpoint,
+/// which the operator configured and the policy does not check), to the host
+/// resolved now: either way one answer, used once.
 pub async fn send(
     mut req: Request<WasiBody>,
     to: &[SocketAddr],
@@ -94,10 +68,6 @@ pub async fn send(
         .unwrap_or(DEFAULT_TIMEOUT)
         .max(Duration::from_nanos(1));
 
-    let to = match (to, pinned(&trust.pins, host, port)) {
-        ([], Some(pins)) => pins,
-        _ => to,
-    };
     let connect = async {
         if to.is_empty() {
             return TcpStream::connect((host, port)).await;
@@ -118,7 +88,7 @@ pub async fn send(
         .map_err(Error::Connect)?;
     let stream: Box<dyn Stream> = if use_tls {
         let name = server_name(host)?;
-        let tls = tokio_rustls::TlsConnector::from(trust.tls.config().clone()).connect(name, tcp);
+        let tls = tokio_rustls::TlsConnector::from(trust.config().clone()).connect(name, tcp);
         // Unlike the default sender, the TLS handshake is bounded too.
         Box::new(
             timeout(connect_timeout, tls)

@@ -100,7 +100,6 @@ where
     let mut meter_for = None;
     let mut redactor = None;
     let (decision, checked) = decide_all(&policy, &scheme, &host, port, resolve).await;
-    let mut to: &[SocketAddr] = &[];
     match decision {
         Decision::Denied(why) => {
             return Err(deny(req.method(), &uri, &why, Error::HttpRequestDenied))
@@ -120,9 +119,13 @@ where
             };
             return Err(deny(req.method(), &uri, &why, code));
         }
-        // Connect to the checked addresses, never to a second DNS answer.
-        Decision::Allowed(_) => to = &checked,
+        // Connect to the checked addresses (below), never to a second DNS
+        // answer.
+        Decision::Allowed(_) => {}
         Decision::Provider(ep) => {
+            // Its `checked` addresses are its pin (host.resolve), if any;
+            // otherwise the operator's own configured name is resolved when
+            // connecting.
             let ep = policy.endpoint_speaking(ep, req.headers().contains_key("anthropic-version"));
             let headers = req.headers_mut();
             headers.remove(http::header::AUTHORIZATION);
@@ -157,7 +160,7 @@ where
         }
     }
 
-    let (mut resp, io) = connect::send(req, to, &policy.trust, options).await?;
+    let (mut resp, io) = connect::send(req, &checked, &policy.trust, options).await?;
     if let Some(r) = &redactor {
         redact_headers(r, resp.headers_mut());
     }

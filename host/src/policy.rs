@@ -45,9 +45,7 @@ impl HostPolicy {
     }
 
     pub fn new(rules: Policy) -> Result<Self, LoadError> {
-        let trust = Trust::new(rules.extra_ca_file.as_deref())
-            .map_err(LoadError::Trust)?
-            .with_pins(rules.resolve.clone());
+        let trust = Trust::new(rules.extra_ca_file.as_deref()).map_err(LoadError::Trust)?;
         Ok(HostPolicy { rules, trust })
     }
 }

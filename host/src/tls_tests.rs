@@ -162,11 +162,9 @@ async fn a_pinned_provider_is_reached_at_its_pin_under_its_own_name() {
         ..Overrides::default()
     };
     let mut p = HostPolicy::load(&ws, &ov, &env).unwrap();
-    assert_eq!(p.trust.pins, p.resolve);
-    p.trust = trust(&pki).with_pins(p.resolve.clone());
-    // Provider endpoints are not looked up by the policy; the pin is used
-    // when connecting, without any lookup (the real api.openai.com is never
-    // 127.0.0.2).
+    p.trust = trust(&pki);
+    // The policy names the pinned addresses and the connection goes there,
+    // without any lookup (the real api.openai.com is never 127.0.0.2).
     let never = |host: String, _: u16| async move {
         Err::<Vec<SocketAddr>, _>(std::io::Error::other(format!("{host} was looked up")))
     };
@@ -183,22 +181,14 @@ async fn a_pinned_provider_is_reached_at_its_pin_under_its_own_name() {
         s.host.as_deref(),
         Some(format!("api.openai.com:{port}").as_str())
     );
-    // An explicit address list (what the policy checked) beats the pin.
-    let pinned = trust(&pki).with_pins(vec![wasiclaw_policy::resolve::Pin::parse(&format!(
-        "api.openai.com:{port}:127.0.0.3"
-    ))
-    .unwrap()]);
-    let (resp, _io) = connect::send(get(&url), &at(port), &pinned, None)
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    // With no list, the pin is where the connection goes: nothing listens on
+    // The sender goes exactly where it is told: nothing listens on
     // 127.0.0.3, so this fails to connect rather than reaching the server.
-    match connect::send(get(&url), &[], &pinned, None).await {
+    let elsewhere = [SocketAddr::new("127.0.0.3".parse().unwrap(), port)];
+    match connect::send(get(&url), &elsewhere, &trust(&pki), None).await {
         Err(Error::Connect(_)) => {}
         r => panic!("{:?}", r.map(|_| ())),
     }
-    assert_eq!(seen.lock().unwrap().len(), 2);
+    assert_eq!(seen.lock().unwrap().len(), 1);
     std::fs::remove_dir_all(&pki.dir).unwrap();
 }
 

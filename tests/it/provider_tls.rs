@@ -32,6 +32,20 @@ struct Front {
 
 impl Front {
     fn start(name: &str, backend: u16) -> Front {
+        Front::start_at("127.0.0.1:0", name, backend)
+    }
+
+    /// On the real HTTPS port of a loopback address of its own (binding
+    /// port 443 needs root, as CI and this project's machines run), so the
+    /// provider's default base URL, port and all, is the one reached.
+    fn on_443(name: &str, backend: u16) -> (Front, String) {
+        static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(10);
+        let last = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ip = format!("127.44.{}.{last}", std::process::id() % 250);
+        (Front::start_at(&format!("{ip}:443"), name, backend), ip)
+    }
+
+    fn start_at(bind: &str, name: &str, backend: u16) -> Front {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -63,7 +77,9 @@ impl Front {
             .enable_all()
             .build()
             .unwrap();
-        let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let listener = rt
+            .block_on(TcpListener::bind(bind))
+            .unwrap_or_else(|e| panic!("cannot listen on {bind} (port 443 needs root): {e}"));
         let port = listener.local_addr().unwrap().port();
         let sni = Arc::new(Mutex::new(Vec::new()));
         let log = sni.clone();
@@ -353,4 +369,79 @@ fn wamr_a_pinned_name_may_be_loopback_an_unpinned_one_may_not() {
     assert_eq!(fetched.len(), 1, "the pinned name was not reached\n{out}");
     let authority = format!("pinned.test:{}", page.port());
     assert_eq!(fetched[0].header("host"), Some(authority.as_str()));
+}
+
+// The default base URLs themselves, with only the key in the host's
+// environment: `https://api.openai.com/v1` and `https://api.anthropic.com`,
+// port 443, reached through a pin to a loopback stand-in.
+under_each!(
+    [wasiclaw_run = super::Runner::Wasiclaw, wamr_run = super::Runner::Wamr];
+    default_openai_url_streamed,
+    default_openai_url_not_streamed,
+    default_anthropic_url_streamed,
+    default_anthropic_url_not_streamed,
+);
+
+fn default_openai_url_streamed(runner: Runner) {
+    default_url_turn(runner, Api::OpenAi, true)
+}
+
+fn default_openai_url_not_streamed(runner: Runner) {
+    default_url_turn(runner, Api::OpenAi, false)
+}
+
+fn default_anthropic_url_streamed(runner: Runner) {
+    default_url_turn(runner, Api::Anthropic, true)
+}
+
+fn default_anthropic_url_not_streamed(runner: Runner) {
+    default_url_turn(runner, Api::Anthropic, false)
+}
+
+/// A turn with nothing configured but the provider's key in the host's
+/// environment (and, in the workspace's policy, the stand-in's CA and pin):
+/// the guest, which holds no key, uses the default URL because the host says
+/// it adds the key, and the host adds it.
+fn default_url_turn(runner: Runner, api: Api, stream: bool) {
+    let ws = Workspace::new();
+    let reply = format!("Hello from the default {} URL.", api.name());
+    let server = MockServer::start(Script::new().text(&reply));
+    let (front, ip) = Front::on_443(api.name(), server.port());
+    let policy = json!({"host": {
+        "extra_ca_file": ca_path(&front),
+        "resolve": [format!("{}:443:{ip}", api.name())],
+    }});
+    ws.write("wasiclaw.json", &policy.to_string());
+    let mut a = match api {
+        Api::OpenAi => Agent::on(runner, &ws).env("OPENAI_API_KEY", OPENAI_KEY),
+        Api::Anthropic => Agent::on(runner, &ws).env("ANTHROPIC_API_KEY", ANTHROPIC_KEY),
+    };
+    if !stream {
+        a = a.no_stream();
+    }
+    let out = a.run("Say hello");
+    out.assert_success(&server);
+    assert_eq!(out.reply(), reply, "{out}");
+    let reqs = chats(&server);
+    assert_eq!(reqs.len(), 1, "{}", dump(&server));
+    assert_eq!(reqs[0].stream(), stream);
+    assert_eq!(reqs[0].header("host"), Some(api.name()));
+    let path = match api {
+        Api::OpenAi => "/v1/chat/completions",
+        Api::Anthropic => "/v1/messages",
+    };
+    assert_eq!(reqs[0].path, path);
+    match api {
+        Api::OpenAi => assert_eq!(
+            reqs[0].header("authorization"),
+            Some(&*format!("Bearer {OPENAI_KEY}"))
+        ),
+        Api::Anthropic => assert_eq!(reqs[0].header("x-api-key"), Some(ANTHROPIC_KEY)),
+    }
+    assert_eq!(front.sni(), vec![Some(api.name().to_string())]);
+    assert_eq!(usage_lines(&ws).len(), 1);
+    let session = ws
+        .read("sessions/default.jsonl")
+        .expect("the turn was saved");
+    assert!(!session.contains(OPENAI_KEY) && !session.contains(ANTHROPIC_KEY));
 }
