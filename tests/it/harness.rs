@@ -141,33 +141,36 @@ pub fn wasiclaw_bin() -> PathBuf {
         if let Some(p) = std::env::var_os("WASICLAW_BIN") {
             return PathBuf::from(p);
         }
-        let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .expect("target/tmp has a parent")
-            .to_path_buf();
-        // Cargo tells the compiler where it lives; the test process may not
-        // have it on PATH.
-        let cargo = std::env::var_os("CARGO")
-            .unwrap_or_else(|| option_env!("CARGO").unwrap_or("cargo").into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "wasiclaw-host",
-                "--bin",
-                "wasiclaw",
-            ])
-            .env("CARGO_TARGET_DIR", &target)
-            .current_dir(repo_root())
-            .status()
-            .expect("run cargo build for the wasiclaw binary");
-        assert!(status.success(), "building the wasiclaw binary failed");
-        let bin = target.join("debug").join("wasiclaw");
+        cargo_build(&["-p", "wasiclaw-host", "--bin", "wasiclaw"]);
+        let bin = test_target_dir().join("debug").join("wasiclaw");
         assert!(bin.is_file(), "{} missing after build", bin.display());
         bin
     })
     .clone()
+}
+
+/// The target directory this test binary was built into.
+fn test_target_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target/tmp has a parent")
+        .to_path_buf()
+}
+
+/// `cargo build --quiet ARGS` of this checkout into [`test_target_dir`].
+fn cargo_build(args: &[&str]) {
+    // Cargo tells the compiler where it lives; the test process may not
+    // have it on PATH.
+    let cargo =
+        std::env::var_os("CARGO").unwrap_or_else(|| option_env!("CARGO").unwrap_or("cargo").into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet"])
+        .args(args)
+        .env("CARGO_TARGET_DIR", test_target_dir())
+        .current_dir(repo_root())
+        .status()
+        .unwrap_or_else(|e| panic!("run cargo build {args:?}: {e}"));
+    assert!(status.success(), "cargo build {args:?} failed");
 }
 
 /// The probe guest (`tests/guests/probe`: prints its environment,
@@ -180,36 +183,15 @@ pub fn probe(runner: Runner) -> PathBuf {
         Runner::Wamr => "wasm32-wasip1",
         Runner::Wasmtime | Runner::Wasiclaw => "wasm32-wasip2",
     };
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("target/tmp has a parent")
-        .to_path_buf();
     let built = BUILT.get_or_init(Default::default);
     let mut built = built.lock().unwrap_or_else(|p| p.into_inner());
     if !built.contains(&triple) {
-        let cargo = std::env::var_os("CARGO")
-            .unwrap_or_else(|| option_env!("CARGO").unwrap_or("cargo").into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "--release",
-                "-p",
-                "wasiclaw-probe",
-                "--target",
-                triple,
-            ])
-            .env("CARGO_TARGET_DIR", &target)
-            .current_dir(repo_root())
-            .status()
-            .expect("run cargo build for the probe guest");
-        assert!(
-            status.success(),
-            "building the probe guest for {triple} failed"
-        );
+        cargo_build(&["--release", "-p", "wasiclaw-probe", "--target", triple]);
         built.push(triple);
     }
-    let module = target.join(triple).join("release/wasiclaw-probe.wasm");
+    let module = test_target_dir()
+        .join(triple)
+        .join("release/wasiclaw-probe.wasm");
     assert!(module.is_file(), "{} missing after build", module.display());
     module
 }

@@ -190,19 +190,8 @@ fn pinned_turn(runner: Runner, api: Api, stream: bool, flag: bool) {
     let out = a.run("Say hello");
     out.assert_success(&server);
     assert_eq!(out.reply(), reply, "{out}");
-    let reqs = chats(&server);
-    assert_eq!(reqs.len(), 1, "{}", dump(&server));
-    assert_eq!(reqs[0].stream(), stream);
     let authority = format!("{}:{}", api.name(), front.port);
-    assert_eq!(reqs[0].header("host"), Some(authority.as_str()));
-    match api {
-        Api::OpenAi => assert_eq!(
-            reqs[0].header("authorization"),
-            Some(&*format!("Bearer {OPENAI_KEY}"))
-        ),
-        Api::Anthropic => assert_eq!(reqs[0].header("x-api-key"), Some(ANTHROPIC_KEY)),
-    }
-    assert_eq!(front.sni(), vec![Some(api.name().to_string())]);
+    assert_keyed_turn(&server, &front, api, stream, &authority);
     // Metering read the decrypted reply.
     let usage = usage_lines(&ws);
     assert_eq!(usage.len(), 1, "{usage:?}");
@@ -216,6 +205,23 @@ fn pinned_turn(runner: Runner, api: Api, stream: bool, flag: bool) {
         usage[0]["output_tokens"].as_u64().unwrap_or(0) > 0,
         "{usage:?}"
     );
+}
+
+/// The one chat request of a turn reached the provider through `front`
+/// under the API's name (SNI, and `host` as `authority`), keyed by the host.
+fn assert_keyed_turn(server: &MockServer, front: &Front, api: Api, stream: bool, authority: &str) {
+    let reqs = chats(server);
+    assert_eq!(reqs.len(), 1, "{}", dump(server));
+    assert_eq!(reqs[0].stream(), stream);
+    assert_eq!(reqs[0].header("host"), Some(authority));
+    match api {
+        Api::OpenAi => assert_eq!(
+            reqs[0].header("authorization"),
+            Some(&*format!("Bearer {OPENAI_KEY}"))
+        ),
+        Api::Anthropic => assert_eq!(reqs[0].header("x-api-key"), Some(ANTHROPIC_KEY)),
+    }
+    assert_eq!(front.sni(), vec![Some(api.name().to_string())]);
 }
 
 #[test]
@@ -422,23 +428,12 @@ fn default_url_turn(runner: Runner, api: Api, stream: bool) {
     let out = a.run("Say hello");
     out.assert_success(&server);
     assert_eq!(out.reply(), reply, "{out}");
-    let reqs = chats(&server);
-    assert_eq!(reqs.len(), 1, "{}", dump(&server));
-    assert_eq!(reqs[0].stream(), stream);
-    assert_eq!(reqs[0].header("host"), Some(api.name()));
+    assert_keyed_turn(&server, &front, api, stream, api.name());
     let path = match api {
         Api::OpenAi => "/v1/chat/completions",
         Api::Anthropic => "/v1/messages",
     };
-    assert_eq!(reqs[0].path, path);
-    match api {
-        Api::OpenAi => assert_eq!(
-            reqs[0].header("authorization"),
-            Some(&*format!("Bearer {OPENAI_KEY}"))
-        ),
-        Api::Anthropic => assert_eq!(reqs[0].header("x-api-key"), Some(ANTHROPIC_KEY)),
-    }
-    assert_eq!(front.sni(), vec![Some(api.name().to_string())]);
+    assert_eq!(chats(&server)[0].path, path);
     assert_eq!(usage_lines(&ws).len(), 1);
     let session = ws
         .read("sessions/default.jsonl")
