@@ -8,6 +8,7 @@
 use crate::prelude::*;
 
 use crate::error::{cat, join, sub, tail, ToolError};
+use crate::memory;
 use crate::platform::{FsError, Kind, Platform};
 
 /// Symlink expansions allowed while resolving one path (Linux uses 40).
@@ -20,17 +21,39 @@ const MAX_SYMLINKS: u32 = 32;
 /// (after symlinks are expanded, so no link reaches them either).
 const HOST_FILES: [&str; 2] = ["wasiclaw.json", "usage.jsonl"];
 
-/// [`resolve`] for a tool that writes: host-owned files are refused.
+/// The agent's own state, which it writes itself: the sessions (a turn's
+/// history is saved there at its end) and the memory store's files (written
+/// by memory_save). A tool that rewrote them would destroy the history.
+const AGENT_FILES: [&str; 4] = ["sessions", memory::ENTRIES, memory::INDEX, memory::META];
+
+/// [`resolve`] for a tool that writes: the host's files and the agent's own
+/// state are refused, and so is anything below them (a directory made in
+/// their place would break them as surely). Letter case is ignored, as the
+/// workspace may sit on a case-insensitive filesystem.
 pub fn resolve_writable<P: Platform>(p: &P, input: &str) -> Result<String, ToolError> {
     let rel = resolve(p, input)?;
-    if HOST_FILES.contains(&rel.as_str()) {
-        return Err(ToolError::Denied(cat(&[
-            "`",
-            &rel,
-            "` belongs to the host (its policy and usage ledger); the tools may read it but not change it",
-        ])));
-    }
-    Ok(rel)
+    let hit = |owned: &[&str]| owned.iter().any(|o| under(&rel, o));
+    let whose = if hit(&HOST_FILES) {
+        "the host (its policy and usage ledger)"
+    } else if hit(&AGENT_FILES) || rel.eq_ignore_ascii_case(memory::DIR) {
+        "the agent (its sessions and memory store, which it saves itself)"
+    } else {
+        return Ok(rel);
+    };
+    Err(ToolError::Denied(cat(&[
+        "`",
+        &rel,
+        "` belongs to ",
+        whose,
+        "; the tools may read it but not change it",
+    ])))
+}
+
+/// Whether `rel` is `owned` or below it, ignoring ASCII case.
+fn under(rel: &str, owned: &str) -> bool {
+    let (r, o) = (rel.as_bytes(), owned.as_bytes());
+    r.get(..o.len()).is_some_and(|h| h.eq_ignore_ascii_case(o))
+        && r.get(o.len()).is_none_or(|&c| c == b'/')
 }
 
 /// Resolves a path as given by the model to a workspace-relative path (`""` is

@@ -192,3 +192,86 @@ fn host_files_are_readable_but_not_writable() {
     );
     assert!(tb.call("read_file", r#"{"path":"wasiclaw.json"}"#).is_ok());
 }
+
+#[test]
+fn agent_state_is_readable_but_not_writable() {
+    let (dir, mut tb) = setup();
+    // What memory_save writes it keeps writing.
+    ok(
+        &mut tb,
+        "memory_save",
+        r#"{"text":"the cat is called Tom"}"#,
+    );
+    let session = "{\"role\":\"user\",\"content\":\"hi\"}\n";
+    write(&dir, "sessions/chat.jsonl", session);
+    symlink("sessions", dir.ws().join("s")).unwrap();
+    symlink("/workspace/memory/entries.jsonl", dir.ws().join("m")).unwrap();
+    let state = |dir: &TempDir| {
+        [
+            "sessions/chat.jsonl",
+            "memory/entries.jsonl",
+            "memory/index.bin",
+            "memory/meta.json",
+        ]
+        .map(|f| fs::read(dir.ws().join(f)).unwrap())
+    };
+    let before = state(&dir);
+    for path in [
+        "sessions/chat.jsonl",
+        "./sessions/chat.jsonl",
+        "sessions/chat.jsonl/",
+        "notes/../sessions//chat.jsonl",
+        "/workspace/sessions/chat.jsonl",
+        "Sessions/CHAT.jsonl",
+        "SESSIONS/new.jsonl",
+        "sessions/new.jsonl",
+        "sessions/.chat.jsonl.lock",
+        "sessions",
+        "sessions/",
+        "s/chat.jsonl",
+        "m",
+        "memory",
+        "memory/entries.jsonl",
+        "MEMORY/index.bin",
+        "memory/meta.json",
+        "memory/entries.jsonl/x",
+        "usage.jsonl/x",
+    ] {
+        let args = format!(r#"{{"path":"{path}","content":"garbage"}}"#);
+        let m = denied(&mut tb, "write_file", &args);
+        assert!(
+            m.contains("belongs to the") && m.contains("may read it"),
+            "{path}: {m}"
+        );
+    }
+    for path in ["sessions/chat.jsonl", "s/chat.jsonl", "m"] {
+        let args = format!(r#"{{"path":"{path}","old_text":"t","new_text":"x"}}"#);
+        let m = denied(&mut tb, "edit_file", &args);
+        assert!(m.contains("belongs to the agent"), "{path}: {m}");
+    }
+    assert!(state(&dir) == before, "the agent's state changed");
+    assert_eq!(
+        ok(&mut tb, "read_file", r#"{"path":"s/chat.jsonl"}"#),
+        session
+    );
+    assert!(ok(&mut tb, "read_file", r#"{"path":"m"}"#).contains("Tom"));
+    // Names next to the state stay the model's, and memory still works.
+    for path in [
+        "memory/notes.md",
+        "sessions.md",
+        "sessionsx/a",
+        "my/sessions/a",
+    ] {
+        ok(
+            &mut tb,
+            "write_file",
+            &format!(r#"{{"path":"{path}","content":"x"}}"#),
+        );
+    }
+    ok(
+        &mut tb,
+        "memory_save",
+        r#"{"text":"the dog is called Rex"}"#,
+    );
+    assert!(ok(&mut tb, "memory_search", r#"{"query":"dog"}"#).contains("Rex"));
+}
