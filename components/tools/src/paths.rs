@@ -108,33 +108,25 @@ pub fn resolve<P: Platform>(p: &P, input: &str) -> Result<String, ToolError> {
                         "`",
                     ])));
                 }
-                let target = match p.readlink(&here) {
-                    Ok(t) => t,
-                    // Sandboxing hosts refuse to read links that point out of
-                    // the preopen; that is exactly the case to report.
-                    Err(FsError::Denied) => {
-                        return Err(ToolError::Denied(cat(&[
-                            "`",
-                            input,
-                            "` leads out of the workspace through the symlink `",
-                            &here,
-                            "`",
-                        ])))
-                    }
-                    Err(e) => return Err(fs_error(e, &here)),
-                };
-                done.pop();
+                // The target is never shown: outside the workspace it is a
+                // host path (WAMR reads links verbatim), not the model's.
                 let out_of_bounds = || {
                     ToolError::Denied(cat(&[
                         "`",
                         input,
                         "` leads out of the workspace through the symlink `",
                         &here,
-                        "` -> `",
-                        &target,
                         "`",
                     ]))
                 };
+                let target = match p.readlink(&here) {
+                    Ok(t) => t,
+                    // Sandboxing hosts refuse to read links that point out of
+                    // the preopen; that is exactly the case to report.
+                    Err(FsError::Denied) => return Err(out_of_bounds()),
+                    Err(e) => return Err(fs_error(e, &here)),
+                };
+                done.pop();
                 let target_rel = if target.starts_with('/') {
                     done.clear();
                     strip_mount(p.workspace_mount(), &target).ok_or_else(out_of_bounds)?
