@@ -55,7 +55,10 @@ pub fn run_turn(
     sink: &mut dyn Sink,
 ) -> Result<TurnOutput, AgentError> {
     let name = session::validate_name(session_name).map_err(AgentError::Session)?;
-    let (mut history, base) = session::load(env.files, name, env.log)?;
+    // The provider is sent a valid history (session::repair); the file keeps
+    // every message that was read, whatever that view left out or added.
+    let (saved, base) = session::load(env.files, name, env.log)?;
+    let mut history = session::repair(&saved);
     let system = prompt::system_prompt(env.files, env.workspace, env.clock.now_unix());
     let specs = env.tools.list();
     let fixed = system.len().div_ceil(4) + specs_tokens(&specs);
@@ -95,7 +98,14 @@ pub fn run_turn(
         sink.reply_done(last);
         history.push(Message::assistant(c.text.clone(), c.tool_calls.clone()));
         if last {
-            session::save(env.files, &mut *transport.clock, name, &history, &base)?;
+            session::save(
+                env.files,
+                &mut *transport.clock,
+                name,
+                &saved,
+                &history[current..],
+                &base,
+            )?;
             out.text = c.text;
             return Ok(out);
         }
@@ -110,7 +120,14 @@ pub fn run_turn(
             history.push(Message::tool_result(call, content, is_error));
         }
     }
-    session::save(env.files, &mut *transport.clock, name, &history, &base)?;
+    session::save(
+        env.files,
+        &mut *transport.clock,
+        name,
+        &saved,
+        &history[current..],
+        &base,
+    )?;
     Err(AgentError::MaxIterations(cfg.max_iterations))
 }
 

@@ -32,8 +32,6 @@ pub fn path(name: &str) -> String {
 pub struct Base {
     len: usize,
     hash: u64,
-    /// How many of the turn's messages came from the file.
-    messages: usize,
 }
 
 impl Default for Base {
@@ -42,7 +40,6 @@ impl Default for Base {
         Base {
             len: 0,
             hash: fnv1a(b""),
-            messages: 0,
         }
     }
 }
@@ -55,8 +52,10 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// Reads a session, with the [`Base`] to give [`save`]; a missing file is an
-/// empty session. Corrupt lines are skipped and reported through `warn`, the
-/// rest is kept.
+/// empty session. Damaged lines (not UTF-8, not a message) are skipped and
+/// reported through `warn`; every line that parses is returned as it was,
+/// even where the history is no longer one a provider accepts, so that the
+/// next save keeps it. What is sent is made valid by [`repair`].
 pub fn load(
     files: &mut dyn Files,
     name: &str,
@@ -84,20 +83,23 @@ pub fn load(
             )),
         }
     }
-    let out = repair(out);
     let base = Base {
         len: bytes.len(),
         hash: fnv1a(&bytes),
-        messages: out.len(),
     };
     Ok((out, base))
 }
 
-/// Makes a loaded history valid for the providers after lines were lost:
-/// drops leading non-user messages and orphan tool results, and answers
-/// tool calls whose results are missing with an error result.
-pub fn repair(msgs: Vec<Message>) -> Vec<Message> {
-    let mut out: Vec<Message> = Vec::with_capacity(msgs.len());
+/// Stands in for the start of a history whose first lines were lost.
+pub const LOST_START: &str = "[wasiclaw: the start of this session was lost]";
+
+/// The history as a provider accepts it after lines were lost: it starts
+/// with a user message ([`LOST_START`] when the first one left is the
+/// assistant's), orphan tool results are left out, and a tool call whose
+/// result is missing is answered with an error result. This is only what is
+/// sent: the session file keeps the messages as they were read.
+pub fn repair(msgs: &[Message]) -> Vec<Message> {
+    let mut out: Vec<Message> = Vec::with_capacity(msgs.len() + 1);
     // Tool calls of the latest assistant message still awaiting a result.
     let mut pending: Vec<crate::message::ToolCall> = Vec::new();
     let flush = |out: &mut Vec<Message>, pending: &mut Vec<crate::message::ToolCall>| {
@@ -110,20 +112,20 @@ pub fn repair(msgs: Vec<Message>) -> Vec<Message> {
         }
     };
     for m in msgs {
-        if out.is_empty() && m.role != Role::User {
-            continue;
-        }
         match m.role {
             Role::Tool => {
                 if let Some(at) = pending.iter().position(|c| c.id == m.tool_call_id) {
                     pending.remove(at);
-                    out.push(m);
+                    out.push(m.clone());
                 }
             }
             Role::User | Role::Assistant => {
                 flush(&mut out, &mut pending);
-                pending = m.tool_calls.clone();
-                out.push(m);
+                if out.is_empty() && m.role == Role::Assistant {
+                    out.push(Message::user(LOST_START));
+                }
+                pending.clone_from(&m.tool_calls);
+                out.push(m.clone());
             }
         }
     }
@@ -132,16 +134,19 @@ pub fn repair(msgs: Vec<Message>) -> Vec<Message> {
 }
 
 /// Writes the session to a temp file (synced) and renames it over the old
-/// one; on any failure the old file is untouched. `msgs` is the whole
-/// history as the turn knows it, of which the first `base.messages` came
-/// from the file `base` describes. If another turn has appended to the file
-/// since, the file is kept and this turn's new messages go after it; if the
-/// file was otherwise replaced, nothing is written and the error says so.
+/// one; on any failure the old file is untouched. `loaded` is what [`load`]
+/// returned for the file `base` describes, `new` what this turn added. A
+/// file still as loaded is rewritten as `loaded` then `new` (its damaged
+/// lines are dropped then). If another turn has saved since (appended to the
+/// file, or rewritten it so and appended), the file is kept and `new` goes
+/// after it; if the file was otherwise replaced, nothing is written and the
+/// error says so.
 pub fn save(
     files: &mut dyn Files,
     clock: &mut dyn Clock,
     name: &str,
-    msgs: &[Message],
+    loaded: &[Message],
+    new: &[Message],
     base: &Base,
 ) -> Result<(), AgentError> {
     files
@@ -149,7 +154,7 @@ pub fn save(
         .map_err(|e| AgentError::Session(format!("cannot create sessions: {e}")))?;
     let lock = format!("sessions/.{name}.jsonl.lock");
     take_lock(files, clock, &lock)?;
-    let saved = save_locked(files, name, msgs, base);
+    let saved = save_locked(files, name, loaded, new, base);
     let _ = files.remove(&lock);
     saved
 }
@@ -178,7 +183,8 @@ fn take_lock(files: &mut dyn Files, clock: &mut dyn Clock, lock: &str) -> Result
 fn save_locked(
     files: &mut dyn Files,
     name: &str,
-    msgs: &[Message],
+    loaded: &[Message],
+    new: &[Message],
     base: &Base,
 ) -> Result<(), AgentError> {
     let err =
@@ -188,25 +194,20 @@ fn save_locked(
         .read(&target)
         .map_err(|e| err("read", &target, e))?
         .unwrap_or_default();
-    let unchanged = now.len() == base.len && fnv1a(&now) == base.hash;
-    let mut text = Vec::new();
-    let from = if unchanged {
-        0
-    } else if now.len() > base.len && fnv1a(&now[..base.len]) == base.hash {
+    let mut text = lines(loaded);
+    if now.len() != base.len || fnv1a(&now) != base.hash {
+        let appended = now.len() > base.len && fnv1a(&now[..base.len]) == base.hash;
+        if !appended && !now.starts_with(&text) {
+            return Err(AgentError::Session(format!(
+                "{target} was replaced while this turn ran, so this turn was not saved"
+            )));
+        }
         text = now;
         if text.last() != Some(&b'\n') {
             text.push(b'\n');
         }
-        base.messages.min(msgs.len())
-    } else {
-        return Err(AgentError::Session(format!(
-            "{target} was replaced while this turn ran, so this turn was not saved"
-        )));
-    };
-    for m in &msgs[from..] {
-        text.extend_from_slice(m.to_json().as_bytes());
-        text.push(b'\n');
     }
+    text.extend_from_slice(&lines(new));
     // A name of its own per write: concurrent saves never share a temp file.
     let tmp = format!("sessions/.{name}.jsonl.{:016x}.tmp", fnv1a(&text));
     if let Err(e) = files.write(&tmp, &text) {
@@ -217,4 +218,14 @@ fn save_locked(
         let _ = files.remove(&tmp);
         err("replace", &target, e)
     })
+}
+
+/// Messages as the JSONL a save writes.
+fn lines(msgs: &[Message]) -> Vec<u8> {
+    let mut text = Vec::new();
+    for m in msgs {
+        text.extend_from_slice(m.to_json().as_bytes());
+        text.push(b'\n');
+    }
+    text
 }

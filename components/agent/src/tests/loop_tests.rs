@@ -333,3 +333,51 @@ fn invalid_session_name_is_a_session_error() {
     assert!(matches!(r.result, Err(AgentError::Session(_))));
     assert!(r.http.requests.is_empty());
 }
+
+#[test]
+fn a_damaged_first_line_costs_only_itself() {
+    // Line 1 (the user's question) is damaged; the assistant's answer after
+    // it is sent behind a note standing in for the lost start, and stays in
+    // the file, now and after the next turn.
+    let ws = TempDir::new();
+    let answer = Message::assistant("The capital is Paris.", vec![]);
+    ws.write(
+        "sessions/s.jsonl",
+        &format!("{{\"role\":\"user\",\"con\n{}\n", answer.to_json()),
+    );
+    let cfg = config(ProviderKind::OpenAi, false);
+    let r = run(
+        &cfg,
+        &ws,
+        vec![json(replies::openai_text("Yes."))],
+        "s",
+        "Sure?",
+    );
+    r.result.unwrap();
+    assert!(r.log.iter().any(|l| l.contains("line 1")), "{:?}", r.log);
+    let sent: Vec<(String, String)> = request_messages(&r.http, 0)
+        .iter()
+        .filter(|m| m.get("role").and_then(Value::as_str) != Some("system"))
+        .map(|m| {
+            let field = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            (field("role"), field("content"))
+        })
+        .collect();
+    let pair = |r: &str, c: &str| (r.to_string(), c.to_string());
+    assert_eq!(
+        sent,
+        [
+            pair("user", session::LOST_START),
+            pair("assistant", "The capital is Paris."),
+            pair("user", "Sure?"),
+        ]
+    );
+    assert_eq!(
+        saved(&ws, "s"),
+        [
+            answer,
+            Message::user("Sure?"),
+            Message::assistant("Yes.", vec![])
+        ]
+    );
+}

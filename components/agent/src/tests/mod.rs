@@ -8,6 +8,7 @@ mod edge_tests;
 mod http_tests;
 mod loop_tests;
 mod provider_tests;
+mod session_fuzz;
 mod session_tests;
 
 use std::collections::VecDeque;

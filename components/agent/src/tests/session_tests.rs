@@ -33,6 +33,7 @@ fn save_and_reload_round_trip() {
         &mut ws.files(),
         &mut FakeClock::default(),
         "s",
+        &[],
         &sample(),
         &Base::default(),
     )
@@ -78,9 +79,11 @@ fn corrupt_lines_are_skipped_with_a_warning() {
 
 #[test]
 fn repair_fixes_lost_lines() {
-    // A lost tool result gets an error result; an orphan result and a
-    // leading assistant message are dropped.
+    // A lost tool result gets an error result; an orphan result is left out;
+    // a history starting with the assistant gets a note as its first user
+    // message, so the assistant's words still reach the model.
     let msgs = vec![
+        Message::tool_result(&call("gone"), "orphan start".into(), false),
         Message::assistant("orphan start", vec![]),
         Message::user("q"),
         Message::assistant("", vec![call("a"), call("b")]),
@@ -88,22 +91,87 @@ fn repair_fixes_lost_lines() {
         Message::tool_result(&call("zzz"), "orphan".into(), false),
         Message::user("next"),
     ];
-    let fixed = repair(msgs);
-    let summary: Vec<(Role, String)> = fixed
+    let fixed = repair(&msgs);
+    let summary: Vec<(Role, &str, &str)> = fixed
         .iter()
-        .map(|m| (m.role, m.tool_call_id.clone()))
+        .map(|m| (m.role, m.content.as_str(), m.tool_call_id.as_str()))
         .collect();
     assert_eq!(
         summary,
         vec![
-            (Role::User, String::new()),
-            (Role::Assistant, String::new()),
-            (Role::Tool, "b".into()),
-            (Role::Tool, "a".into()),
-            (Role::User, String::new()),
+            (Role::User, session::LOST_START, ""),
+            (Role::Assistant, "orphan start", ""),
+            (Role::User, "q", ""),
+            (Role::Assistant, "", ""),
+            (Role::Tool, "ok", "b"),
+            (
+                Role::Tool,
+                "error: no result was recorded for this call",
+                "a"
+            ),
+            (Role::User, "next", ""),
         ]
     );
-    assert!(fixed[3].is_error);
+    assert!(fixed[5].is_error);
+    assert_eq!(repair(&fixed), fixed, "a valid history is left as it is");
+    assert_eq!(repair(&sample()), sample());
+}
+
+/// `sample()` as a file with line `bad` (0-based) damaged, loaded, checked
+/// and saved with one more turn: only the damaged line is gone.
+fn damaged_line_is_all_that_is_lost(bad: usize, damage: &str) {
+    let ws = TempDir::new();
+    let mut lines: Vec<String> = sample().iter().map(Message::to_json).collect();
+    lines[bad] = damage.to_string();
+    ws.write("sessions/s.jsonl", &(lines.join("\n") + "\n"));
+    let mut intact = sample();
+    intact.remove(bad);
+    let (msgs, warnings) = load_warn(&ws, "s");
+    assert_eq!(msgs, intact, "line {bad}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains(&format!("line {}:", bad + 1)),
+        "{warnings:?}"
+    );
+    super::session_fuzz::assert_sendable(&repair(&msgs), &msgs);
+    let (loaded, base) = load(&mut ws.files(), "s", &mut |_| {}).unwrap();
+    turn_from(&ws, (loaded, base), "more");
+    let text = ws.read("sessions/s.jsonl").unwrap();
+    let kept: Vec<&str> = text.lines().collect();
+    let mut want: Vec<String> = lines.clone();
+    want.remove(bad);
+    want.push(Message::user("more").to_json());
+    want.push(Message::assistant("re: more", vec![]).to_json());
+    assert_eq!(kept, want, "line {bad}");
+}
+
+#[test]
+fn overlapping_turns_both_land_after_a_damaged_line() {
+    // The first save rewrites the file without the damaged line; the second
+    // still finds what it loaded at the start and adds its turn after it.
+    let ws = TempDir::new();
+    let lines: Vec<String> = sample().iter().map(Message::to_json).collect();
+    ws.write(
+        "sessions/s.jsonl",
+        &format!("{{damaged\n{}\n", lines.join("\n")),
+    );
+    let a = load(&mut ws.files(), "s", &mut |_| {}).unwrap();
+    let b = load(&mut ws.files(), "s", &mut |_| {}).unwrap();
+    turn_from(&ws, a, "one");
+    turn_from(&ws, b, "two");
+    let (msgs, warnings) = load_warn(&ws, "s");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(msgs[..4], sample());
+    let users: Vec<&str> = msgs[4..].iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(users, ["one", "re: one", "two", "re: two"]);
+}
+
+#[test]
+fn a_damaged_first_middle_or_last_line_loses_only_itself() {
+    for bad in 0..sample().len() {
+        damaged_line_is_all_that_is_lost(bad, "{\"role\":\"user\",\"cont");
+        damaged_line_is_all_that_is_lost(bad, "\u{0}garbage\u{7f}");
+    }
 }
 
 #[test]
@@ -158,19 +226,19 @@ fn failed_save_keeps_the_old_file() {
         &mut ws.files(),
         &mut FakeClock::default(),
         "s",
+        &[],
         &sample()[..1],
         &Base::default(),
     )
     .unwrap();
     let before = ws.read("sessions/s.jsonl").unwrap();
     let (msgs, base) = load(&mut ws.files(), "s", &mut |_| {}).unwrap();
-    let mut more = msgs;
-    more.extend_from_slice(&sample()[1..]);
     let err = save(
         &mut FailingWrites(ws.files()),
         &mut FakeClock::default(),
         "s",
-        &more,
+        &msgs,
+        &sample()[1..],
         &base,
     )
     .unwrap_err();
@@ -191,14 +259,17 @@ fn tmp_files(ws: &TempDir) -> usize {
 
 /// A turn of the session: load, add a user message and a reply, save.
 fn turn_from(ws: &TempDir, loaded: (Vec<Message>, Base), user: &str) {
-    let (mut msgs, base) = loaded;
-    msgs.push(Message::user(user));
-    msgs.push(Message::assistant(format!("re: {user}"), vec![]));
+    let (msgs, base) = loaded;
+    let new = [
+        Message::user(user),
+        Message::assistant(format!("re: {user}"), vec![]),
+    ];
     save(
         &mut ws.files(),
         &mut FakeClock::default(),
         "s",
         &msgs,
+        &new,
         &base,
     )
     .unwrap();
@@ -237,13 +308,13 @@ fn a_session_replaced_during_the_turn_is_not_overwritten() {
     let loaded = load(&mut ws.files(), "s", &mut |_| {}).unwrap();
     let replaced = format!("{}\n", Message::user("someone else").to_json());
     std::fs::write(ws.0.join("sessions/s.jsonl"), &replaced).unwrap();
-    let (mut msgs, base) = loaded;
-    msgs.push(Message::user("mine"));
+    let (msgs, base) = loaded;
     let err = save(
         &mut ws.files(),
         &mut FakeClock::default(),
         "s",
         &msgs,
+        &[Message::user("mine")],
         &base,
     )
     .unwrap_err();
@@ -261,6 +332,7 @@ fn a_held_lock_is_waited_for_then_taken_over_as_stale() {
         &mut ws.files(),
         &mut clock,
         "s",
+        &[],
         &sample(),
         &Base::default(),
     )
