@@ -91,6 +91,8 @@ pub fn resolve<P: Platform>(p: &P, input: &str) -> Result<String, ToolError> {
                     "` uses .. to leave the workspace; paths must stay inside it",
                 ])));
             }
+            // Back above the missing component, links count again.
+            missing = false;
             continue;
         }
         done.push(c);

@@ -107,6 +107,13 @@ fn symlinks_leading_out_are_denied() {
         r#"{"path":"dir_link/new.txt","content":"x"}"#,
     );
     assert!(!dir.0.join("outside/new.txt").exists());
+    // A missing component and `..` do not hide the link after them.
+    denied(
+        &mut tb,
+        "write_file",
+        r#"{"path":"nothing/../dir_link/new.txt","content":"x"}"#,
+    );
+    assert!(!dir.0.join("outside/new.txt").exists());
     denied(&mut tb, "list_dir", r#"{"path":"etc"}"#);
     denied(
         &mut tb,
@@ -242,6 +249,7 @@ fn agent_state_is_readable_but_not_writable() {
         "sessions",
         "sessions/",
         "s/chat.jsonl",
+        "nothing/../s/chat.jsonl",
         "m",
         "memory",
         "memory/entries.jsonl",
@@ -257,7 +265,7 @@ fn agent_state_is_readable_but_not_writable() {
             "{path}: {m}"
         );
     }
-    for path in ["sessions/chat.jsonl", "s/chat.jsonl", "m"] {
+    for path in ["sessions/chat.jsonl", "s/chat.jsonl", "no/../m"] {
         let args = format!(r#"{{"path":"{path}","old_text":"t","new_text":"x"}}"#);
         let m = denied(&mut tb, "edit_file", &args);
         assert!(m.contains("belongs to the agent"), "{path}: {m}");
