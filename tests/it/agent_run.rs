@@ -305,6 +305,7 @@ fn path_escapes_are_refused_and_the_turn_completes(host: Runner) {
                 json!({"path": "../escaped.txt", "content": "pwned"}),
             )
             .tool("read_file", json!({"path": "up/outside.txt"}))
+            .tool("read_file", json!({"path": "nothing/../up/outside.txt"}))
             .tool("list_dir", json!({"path": ".."}))
             .text("I cannot access files outside the workspace."),
     );
@@ -318,7 +319,9 @@ fn path_escapes_are_refused_and_the_turn_completes(host: Runner) {
         "write_file escaped the workspace"
     );
     let reqs = chats(&server);
-    assert_eq!(reqs.len(), 6, "{}", dump(&server));
+    assert_eq!(reqs.len(), 7, "{}", dump(&server));
+    // Messages name workspace paths only, never where the workspace is.
+    let host_path = ws.outside().to_string_lossy().into_owned();
     for (i, pair) in reqs.windows(2).enumerate() {
         let (content, err) = result_for(&pair[1], &pair[0].tool_call_ids[0]);
         assert!(
@@ -329,6 +332,7 @@ fn path_escapes_are_refused_and_the_turn_completes(host: Runner) {
             !content.contains("TOP SECRET") && !content.contains("root:"),
             "leaked: {content}"
         );
+        assert!(!content.contains(&host_path), "host path shown: {content}");
     }
 }
 

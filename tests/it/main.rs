@@ -7,6 +7,7 @@ mod harness;
 
 mod agent_faults;
 mod agent_run;
+mod agent_state;
 mod host;
 mod limits;
 mod provider_tls;

@@ -26,6 +26,7 @@ under_each!(
     streaming_completion_reassembles_to_the_reply,
     session_persists_across_requests_by_user_and_header,
     tool_calling_turn_writes_the_workspace,
+    the_model_cannot_overwrite_its_session,
     provider_failure_is_a_502_with_an_openai_error,
     official_openai_python_client,
     concurrent_turns_of_one_session_both_land,
@@ -295,6 +296,44 @@ fn tool_calling_turn_writes_the_workspace(host: Host) {
     assert_eq!(results.len(), 1, "{results:?}");
     assert!(!is_tool_error(&results[0].1, results[0].2), "{results:?}");
     assert!(s.log().contains("[tool] write_file"), "{}", s.log());
+}
+
+/// The edge's tools refuse the session file as the CLI's do: the second
+/// turn is told so, and is saved after the first.
+fn the_model_cannot_overwrite_its_session(host: Host) {
+    let ws = Workspace::new();
+    let server = MockServer::start(
+        Script::new()
+            .text("Noted: heron.")
+            .tool(
+                "write_file",
+                json!({"path": "sessions/alice.jsonl", "content": "garbage"}),
+            )
+            .text("I cannot."),
+    );
+    let s = Serve::start(host, &ws, &server);
+    for (ask, said) in [
+        ("The code word is heron.", "Noted: heron."),
+        ("Wipe it", "I cannot."),
+    ] {
+        let r = s.chat(&json!({"messages": [user(ask)], "user": "alice"}), &[]);
+        assert_eq!(r.status, 200, "{}\n{}\n{}", r.body, s.log(), dump(&server));
+        assert_eq!(content(&r.json()), said);
+    }
+    let reqs = chats(&server);
+    let (result, err) = result_for(&reqs[2], &reqs[1].tool_call_ids[0]);
+    assert!(
+        is_tool_error(&result, err) && result.contains("belongs to the agent"),
+        "{result}"
+    );
+    let said: Vec<Value> = assert_jsonl(&ws, "sessions/alice.jsonl");
+    let said: Vec<&str> = said.iter().filter_map(|l| l["content"].as_str()).collect();
+    assert_eq!(said.len(), 6, "{said:?}");
+    assert_eq!(
+        said[..3],
+        ["The code word is heron.", "Noted: heron.", "Wipe it"]
+    );
+    assert_eq!(said[5], "I cannot.");
 }
 
 fn provider_failure_is_a_502_with_an_openai_error(host: Host) {
