@@ -47,12 +47,14 @@ pub fn wasm() -> PathBuf {
     p
 }
 
-/// `wasmtime` on PATH, else in ~/.cargo/bin (where scripts/setup installs it).
+/// `wasmtime` on PATH, else where scripts/setup installs it.
 pub fn wasmtime() -> PathBuf {
     cargo_tool("wasmtime")
 }
 
-/// A CLI that scripts/setup installs with `cargo install`: on PATH, else in
+/// A CLI that scripts/setup installs: on PATH (scripts/test puts the pinned
+/// versions there), else in $WASICLAW_TOOLS/bin (default
+/// ~/.cache/wasiclaw/tools/bin, links to the pinned versions), else in
 /// ~/.cargo/bin.
 pub fn cargo_tool(name: &str) -> PathBuf {
     let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| {
@@ -60,13 +62,17 @@ pub fn cargo_tool(name: &str) -> PathBuf {
             .map(|d| d.join(name))
             .collect::<Vec<_>>()
     });
-    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin").join(name));
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let tools = std::env::var_os("WASICLAW_TOOLS")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".cache/wasiclaw/tools")))
+        .map(|t| t.join("bin").join(name));
+    let cargo_bin = home.map(|h| h.join(".cargo/bin").join(name));
     on_path
-        .chain(home)
+        .chain(tools)
+        .chain(cargo_bin)
         .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("{name} not found on PATH or in ~/.cargo/bin: run scripts/setup first")
-        })
+        .unwrap_or_else(|| panic!("{name} not found on PATH, in ~/.cache/wasiclaw/tools/bin or in ~/.cargo/bin: run scripts/setup first"))
 }
 
 /// The preview-1 core module WAMR runs. Missing is a failure, never a skip.
