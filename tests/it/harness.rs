@@ -308,6 +308,8 @@ pub struct Agent {
     args: Vec<String>,
     /// Runs this module instead of the agent's artifact for the runner.
     module: Option<PathBuf>,
+    time_limit: Option<u64>,
+    host_args: Vec<String>,
 }
 
 impl Agent {
@@ -318,12 +320,30 @@ impl Agent {
             env: Vec::new(),
             args: Vec::new(),
             module: None,
+            time_limit: None,
+            host_args: Vec::new(),
         }
     }
 
     /// Runs `module` (built for the runner's kind) in place of the agent.
     pub fn module(mut self, module: PathBuf) -> Self {
         self.module = Some(module);
+        self
+    }
+
+    /// A wall-clock limit for the run, enforced by the runtime itself:
+    /// `-W timeout=Ns` under `wasmtime run`, `--timeout-secs N` under
+    /// `wasiclaw run` and `wasiclaw-wamr`. A run that hits it fails.
+    pub fn time_limit(mut self, secs: u64) -> Self {
+        self.time_limit = Some(secs);
+        self
+    }
+
+    /// Policy flags for `wasiclaw run` and `wasiclaw-wamr` (e.g.
+    /// `--max-response-bytes`); `wasmtime run` has no such policy and
+    /// ignores them.
+    pub fn host_args(mut self, args: &[&str]) -> Self {
+        self.host_args.extend(args.iter().map(|a| a.to_string()));
         self
     }
 
@@ -386,6 +406,9 @@ impl Agent {
                 for (k, v) in &self.env {
                     cmd.arg("--env").arg(format!("{k}={v}"));
                 }
+                if let Some(secs) = self.time_limit {
+                    cmd.arg("-W").arg(format!("timeout={secs}s"));
+                }
                 cmd.arg(self.module.clone().unwrap_or_else(wasm))
                     .args(&self.args);
                 // The guest sees only the --env above; scrub the host anyway
@@ -409,6 +432,7 @@ impl Agent {
                     .arg("run")
                     .arg("--workspace")
                     .arg(&self.ws)
+                    .args(self.host_flags())
                     .args(&self.args);
                 with_only_env(&mut cmd, &self.env);
                 cmd
@@ -419,12 +443,24 @@ impl Agent {
                     .arg(&self.ws)
                     .arg("--module")
                     .arg(self.module.clone().unwrap_or_else(p1_module))
+                    .args(self.host_flags())
                     .args(&self.args);
                 with_only_env(&mut cmd, &self.env);
                 cmd
             }
         };
         run_command(cmd)
+    }
+}
+
+impl Agent {
+    /// `--timeout-secs` and the other host flags, for the hosts with a policy.
+    fn host_flags(&self) -> Vec<String> {
+        let mut flags = self.host_args.clone();
+        if let Some(secs) = self.time_limit {
+            flags.extend(["--timeout-secs".to_string(), secs.to_string()]);
+        }
+        flags
     }
 }
 

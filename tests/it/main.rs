@@ -10,6 +10,7 @@ mod agent_run;
 mod agent_state;
 mod host;
 mod limits;
+mod parsers;
 mod provider_tls;
 mod secrets;
 mod serve;

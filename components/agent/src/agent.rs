@@ -72,6 +72,7 @@ pub fn run_turn(
         clock: &mut *env.clock,
         policy: RetryPolicy::default(),
         timeouts: Timeouts::from_secs(cfg.timeout_secs),
+        max_reply_bytes: provider::MAX_REPLY_BYTES,
     };
     for _ in 0..cfg.max_iterations {
         let msgs = context::trim(&history, current, budget);

@@ -123,8 +123,8 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
             }
             "--max-iterations" => {
                 let v = value(flag)?;
-                match v.parse::<u32>() {
-                    Ok(n) if n >= 1 => run.overrides.max_iterations = Some(n),
+                match wasiclaw_json::parse_u64(&v).map(u32::try_from) {
+                    Some(Ok(n)) if n >= 1 => run.overrides.max_iterations = Some(n),
                     _ => {
                         return Err(format!(
                             "--max-iterations needs a positive integer, got '{v}'"

@@ -55,14 +55,17 @@ impl Response {
         let mut out = Vec::new();
         while let Some(chunk) = self.body.next_chunk()? {
             if out.len() + chunk.len() > limit {
-                return Err(HttpError::Other(format!(
-                    "response body larger than {limit} bytes"
-                )));
+                return Err(too_large(limit));
             }
             out.extend_from_slice(&chunk);
         }
         Ok(out)
     }
+}
+
+/// A reply over `limit` bytes: not transient, so never retried.
+pub fn too_large(limit: usize) -> HttpError {
+    HttpError::Other(format!("the reply is larger than {limit} bytes"))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,7 +130,7 @@ impl RetryPolicy {
     /// The wait before retry number `retry` (0-based): exponential backoff,
     /// or the server's `Retry-After` seconds when it gave one; both capped.
     pub fn delay(&self, retry: u32, retry_after: Option<&str>) -> Duration {
-        let d = match retry_after.and_then(|s| s.trim().parse::<u64>().ok()) {
+        let d = match retry_after.and_then(|s| wasiclaw_json::parse_u64(s.trim())) {
             Some(secs) => Duration::from_secs(secs),
             None => self.base_delay.saturating_mul(1u32 << retry.min(16)),
         };

@@ -1,5 +1,6 @@
 //! An incremental Server-Sent Events decoder: bytes in (split anywhere, even
-//! inside a UTF-8 sequence), complete events out.
+//! inside a UTF-8 sequence), complete events out. Linear in the bytes fed:
+//! each byte is searched for a newline once, however the stream is split.
 
 /// Refuse lines longer than this; a server that never sends a newline would
 /// otherwise grow the buffer without bound.
@@ -15,7 +16,11 @@ pub struct Event {
 
 #[derive(Default)]
 pub struct Decoder {
+    /// The unfinished line: bytes after the last newline.
     buf: Vec<u8>,
+    /// How much of `buf` is known to hold no newline (searched by an
+    /// earlier `feed`), so a long line is not searched again per chunk.
+    searched: usize,
     event: String,
     data: String,
     has_data: bool,
@@ -29,21 +34,28 @@ impl Decoder {
     /// Feeds a chunk and returns every event it completed.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<Event>, String> {
         self.buf.extend_from_slice(chunk);
+        // Taken out so its lines can be borrowed while `self` takes them.
+        let mut buf = std::mem::take(&mut self.buf);
         let mut out = Vec::new();
         let mut start = 0;
-        while let Some(nl) = self.buf[start..].iter().position(|&b| b == b'\n') {
-            let end = start + nl;
-            let line = &self.buf[start..end];
+        let mut from = self.searched;
+        while let Some(nl) = buf[from..].iter().position(|&b| b == b'\n') {
+            let end = from + nl;
+            let line = &buf[start..end];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let line = std::str::from_utf8(line)
-                .map_err(|_| "stream is not valid UTF-8".to_string())?
-                .to_string();
-            start = end + 1;
-            if let Some(ev) = self.line(&line) {
+            let line =
+                std::str::from_utf8(line).map_err(|_| "stream is not valid UTF-8".to_string())?;
+            if let Some(ev) = self.line(line) {
                 out.push(ev);
             }
+            start = end + 1;
+            from = start;
         }
-        self.buf.drain(..start);
+        // Only the unfinished line is kept; it moves only when a line ended
+        // in this chunk, and is then shorter than the chunk.
+        buf.drain(..start);
+        self.searched = buf.len();
+        self.buf = buf;
         if self.buf.len() > MAX_LINE {
             return Err(format!("stream line longer than {MAX_LINE} bytes"));
         }
@@ -55,10 +67,11 @@ impl Decoder {
     pub fn finish(&mut self) -> Result<Option<Event>, String> {
         if !self.buf.is_empty() {
             let rest = std::mem::take(&mut self.buf);
+            self.searched = 0;
             let line =
                 std::str::from_utf8(&rest).map_err(|_| "stream is not valid UTF-8".to_string())?;
-            let line = line.strip_suffix('\r').unwrap_or(line).to_string();
-            if let Some(ev) = self.line(&line) {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if let Some(ev) = self.line(line) {
                 return Ok(Some(ev));
             }
         }

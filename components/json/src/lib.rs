@@ -13,8 +13,8 @@ mod parse;
 mod value;
 mod write;
 
-pub use parse::{parse, Error};
-pub use value::{Map, Number, Value};
+pub use parse::{parse, Error, MAX_DEPTH};
+pub use value::{parse_u64, Map, Number, Value};
 pub use write::{quote, write_escaped};
 
 #[cfg(test)]

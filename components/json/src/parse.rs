@@ -4,9 +4,11 @@ use core::fmt;
 
 use crate::value::{Map, Number, Value};
 
-/// Nesting deeper than this is refused: input comes from models and servers,
-/// and unbounded recursion would overflow a wasm stack of 64 KiB.
-const MAX_DEPTH: usize = 128;
+/// Containers nested deeper than this are refused (exactly this many are
+/// accepted): input comes from models and servers, and unbounded recursion
+/// would overflow a wasm stack of 64 KiB. `DEPTH_ERROR` names the number.
+pub const MAX_DEPTH: usize = 128;
+const DEPTH_ERROR: &str = "nested deeper than 128 arrays/objects";
 
 /// Why a text is not JSON, and the byte offset where that became clear.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +33,7 @@ pub fn parse(text: &str) -> Result<Value, Error> {
     let v = p.value(0)?;
     p.ws();
     if p.i != p.s.len() {
-        return Err(p.err("trailing characters after the value"));
+        return p.fail("trailing characters after the value");
     }
     Ok(v)
 }
@@ -42,8 +44,10 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn err(&self, msg: &'static str) -> Error {
-        Error { pos: self.i, msg }
+    #[cold]
+    #[inline(never)]
+    fn fail<T>(&self, msg: &'static str) -> Result<T, Error> {
+        Err(Error { pos: self.i, msg })
     }
 
     fn ws(&mut self) {
@@ -66,21 +70,23 @@ impl Parser<'_> {
     }
 
     fn lit(&mut self, word: &[u8], v: Value) -> Result<Value, Error> {
-        if self.s[self.i..].starts_with(word) {
+        if self.s.get(self.i..self.i + word.len()) == Some(word) {
             self.i += word.len();
             Ok(v)
         } else {
-            Err(self.err("unexpected character"))
+            self.fail("unexpected character")
         }
     }
 
+    /// A value inside `depth` containers.
     fn value(&mut self, depth: usize) -> Result<Value, Error> {
-        if depth > MAX_DEPTH {
-            return Err(self.err("nested too deeply"));
-        }
         self.ws();
-        match self.peek() {
-            None => Err(self.err("unexpected end of input")),
+        let c = self.peek();
+        if matches!(c, Some(b'[' | b'{')) && depth >= MAX_DEPTH {
+            return self.fail(DEPTH_ERROR);
+        }
+        match c {
+            None => self.fail("unexpected end of input"),
             Some(b'n') => self.lit(b"null", Value::Null),
             Some(b't') => self.lit(b"true", Value::Bool(true)),
             Some(b'f') => self.lit(b"false", Value::Bool(false)),
@@ -99,7 +105,7 @@ impl Parser<'_> {
                         return Ok(Value::Arr(items));
                     }
                     if !self.eat(b',') {
-                        return Err(self.err("expected ',' or ']'"));
+                        return self.fail("expected ',' or ']'");
                     }
                 }
             }
@@ -113,26 +119,29 @@ impl Parser<'_> {
                 loop {
                     self.ws();
                     if self.peek() != Some(b'"') {
-                        return Err(self.err("expected a string key"));
+                        return self.fail("expected a string key");
                     }
                     let key = self.string()?;
                     self.ws();
                     if !self.eat(b':') {
-                        return Err(self.err("expected ':'"));
+                        return self.fail("expected ':'");
                     }
                     let v = self.value(depth + 1)?;
-                    map.set(&key, v);
+                    // Repeated keys are merged once, at the end: a search per
+                    // key would make an object of n keys cost n^2.
+                    map.0.push((key, v));
                     self.ws();
                     if self.eat(b'}') {
+                        map.merge_repeated_keys();
                         return Ok(Value::Obj(map));
                     }
                     if !self.eat(b',') {
-                        return Err(self.err("expected ',' or '}'"));
+                        return self.fail("expected ',' or '}'");
                     }
                 }
             }
             Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(_) => Err(self.err("unexpected character")),
+            Some(_) => self.fail("unexpected character"),
         }
     }
 
@@ -152,10 +161,10 @@ impl Parser<'_> {
             Some(b'1'..=b'9') => {
                 self.digits();
             }
-            _ => return Err(self.err("invalid number")),
+            _ => return self.fail("invalid number"),
         }
         if self.eat(b'.') && self.digits() == 0 {
-            return Err(self.err("invalid number"));
+            return self.fail("invalid number");
         }
         if matches!(self.peek(), Some(b'e' | b'E')) {
             self.i += 1;
@@ -163,7 +172,7 @@ impl Parser<'_> {
                 self.eat(b'-');
             }
             if self.digits() == 0 {
-                return Err(self.err("invalid number"));
+                return self.fail("invalid number");
             }
         }
         // The slice is ASCII digits and signs, so it is valid UTF-8.
@@ -174,11 +183,12 @@ impl Parser<'_> {
     fn hex4(&mut self) -> Result<u32, Error> {
         let mut n = 0u32;
         for _ in 0..4 {
-            let d = match self.peek() {
-                Some(c @ b'0'..=b'9') => c - b'0',
-                Some(c @ b'a'..=b'f') => c - b'a' + 10,
-                Some(c @ b'A'..=b'F') => c - b'A' + 10,
-                _ => return Err(self.err("invalid \\u escape")),
+            let c = self.peek().unwrap_or(0);
+            // `| 0x20` lower-cases A-F and maps nothing else onto a-f.
+            let d = match (c, c | 0x20) {
+                (b'0'..=b'9', _) => c - b'0',
+                (_, l @ b'a'..=b'f') => l - b'a' + 10,
+                _ => return self.fail("invalid \\u escape"),
             };
             n = n * 16 + d as u32;
             self.i += 1;
@@ -202,7 +212,7 @@ impl Parser<'_> {
             // is on character boundaries.
             out.push_str(core::str::from_utf8(&self.s[run..self.i]).unwrap_or(""));
             match self.peek() {
-                None => return Err(self.err("unterminated string")),
+                None => return self.fail("unterminated string"),
                 Some(b'"') => {
                     self.i += 1;
                     return Ok(out);
@@ -210,7 +220,7 @@ impl Parser<'_> {
                 Some(b'\\') => {
                     self.i += 1;
                     let Some(c) = self.peek() else {
-                        return Err(self.err("unterminated string"));
+                        return self.fail("unterminated string");
                     };
                     self.i += 1;
                     match c {
@@ -223,29 +233,29 @@ impl Parser<'_> {
                         b'r' => out.push('\r'),
                         b't' => out.push('\t'),
                         b'u' => {
-                            let hi = self.hex4()?;
-                            let code = if (0xD800..0xDC00).contains(&hi) {
-                                // A surrogate pair; a lone half becomes U+FFFD.
-                                if self.s[self.i..].starts_with(b"\\u") {
-                                    self.i += 2;
-                                    let lo = self.hex4()?;
-                                    if (0xDC00..0xE000).contains(&lo) {
-                                        0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                                    } else {
-                                        0xFFFD
-                                    }
+                            let mut code = self.hex4()?;
+                            // A surrogate pair is one char. A lone half is
+                            // U+FFFD (`from_u32` refuses surrogates), and
+                            // whatever follows a lone high half is read as
+                            // the next escape or character, not swallowed.
+                            let back = self.i;
+                            if (0xD800..0xDC00).contains(&code)
+                                && self.s[back..].starts_with(b"\\u")
+                            {
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                if (0xDC00..0xE000).contains(&lo) {
+                                    code = 0x10000 + ((code - 0xD800) << 10) + (lo - 0xDC00);
                                 } else {
-                                    0xFFFD
+                                    self.i = back;
                                 }
-                            } else {
-                                hi
-                            };
+                            }
                             out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
                         }
-                        _ => return Err(self.err("invalid escape")),
+                        _ => return self.fail("invalid escape"),
                     }
                 }
-                Some(_) => return Err(self.err("control character in string")),
+                Some(_) => return self.fail("control character in string"),
             }
         }
     }

@@ -11,11 +11,14 @@ impl Number {
     }
 
     pub fn as_u64(&self) -> Option<u64> {
-        self.0.parse().ok()
+        parse_u64(&self.0)
     }
 
     pub fn as_i64(&self) -> Option<i64> {
-        self.0.parse().ok()
+        match self.0.strip_prefix('-') {
+            Some(digits) => 0i64.checked_sub_unsigned(parse_u64(digits)?),
+            None => i64::try_from(parse_u64(&self.0)?).ok(),
+        }
     }
 
     pub fn as_f64(&self) -> Option<f64> {
@@ -23,12 +26,84 @@ impl Number {
     }
 }
 
+/// The value of a text of decimal digits (nothing else, not even a sign), if
+/// it fits. By hand rather than with `str::parse`, whose integer parsing
+/// costs twice the code in every component; a JSON number is a whole number
+/// exactly when it is digits after an optional `-`.
+pub fn parse_u64(digits: &str) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for b in digits.bytes() {
+        let d = (b as char).to_digit(10)?;
+        n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    Some(n)
+}
+
 /// An object: keys in insertion order, which keeps serialized output stable
 /// and readable (providers and tests see fields in the order they were built).
+///
+/// Repeated keys: `set` replaces the value of a key in place, and a parsed
+/// object is as if built by `set` in text order, so `{"a":1,"b":2,"a":3}`
+/// reads as `{"a":3,"b":2}`: one entry per key, at the place of its first
+/// occurrence, with the value of its last (the last value wins, as in
+/// `serde_json` and JavaScript). Only pairs pushed by hand into `.0` can
+/// repeat a key; `get` then finds the first.
+///
+/// `get` and `set` search linearly, which suits the few keys objects built
+/// in code have; parsing merges repeated keys once per object, in O(n log n).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Map(pub Vec<(String, Value)>);
 
 impl Map {
+    /// Makes keys unique the way repeated `set` calls would (see the type's
+    /// documentation). The entry indices are sorted by (key, index), so each
+    /// key's occurrences form a run in text order: the first takes the last
+    /// one's value and the others are dropped.
+    pub(crate) fn merge_repeated_keys(&mut self) {
+        const GONE: usize = 1 << (usize::BITS - 1);
+        let e = &mut self.0;
+        let n = e.len();
+        let mut idx = Vec::with_capacity(n);
+        for i in 0..n {
+            idx.push(i);
+        }
+        heapsort(&mut idx, &|a, b| {
+            e[a].0.cmp(&e[b].0).then(a.cmp(&b)).is_lt()
+        });
+        let mut gone = false;
+        let mut it = idx.iter_mut();
+        let Some(&mut mut head) = it.next() else {
+            return;
+        };
+        for slot in it {
+            let i = *slot;
+            if e[head].0 == e[i].0 {
+                // Keys are equal, so this swaps values: the run's first
+                // entry takes the later value, the later entry goes.
+                e.swap(head, i);
+                *slot |= GONE;
+                gone = true;
+            } else {
+                head = i;
+            }
+        }
+        if gone {
+            // Back in entry order, the marks kept.
+            heapsort(&mut idx, &|a, b| a & !GONE < b & !GONE);
+            let mut kept = 0;
+            for (i, &m) in idx.iter().enumerate() {
+                if m & GONE == 0 {
+                    e.swap(kept, i);
+                    kept += 1;
+                }
+            }
+            e.truncate(kept);
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
@@ -59,6 +134,32 @@ impl Map {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// In-place heapsort: O(n log n) at worst, no allocation, and far less code
+/// than the standard library's sorts (this crate ships in every component).
+fn heapsort(v: &mut [usize], less: &dyn Fn(usize, usize) -> bool) {
+    let sift = |v: &mut [usize], mut node: usize| loop {
+        let mut child = 2 * node + 1;
+        if child >= v.len() {
+            break;
+        }
+        if child + 1 < v.len() && less(v[child], v[child + 1]) {
+            child += 1;
+        }
+        if !less(v[node], v[child]) {
+            break;
+        }
+        v.swap(node, child);
+        node = child;
+    };
+    for i in (0..v.len() / 2).rev() {
+        sift(v, i);
+    }
+    for end in (1..v.len()).rev() {
+        v.swap(0, end);
+        sift(&mut v[..end], 0);
     }
 }
 

@@ -25,8 +25,11 @@ pub struct Usage {
 }
 
 /// Splits `s` into fragments of at most `n` chars (never inside a char), so
-/// streamed text and JSON arguments arrive cut at arbitrary points.
+/// streamed text and JSON arguments arrive cut at arbitrary points. A text
+/// of megabytes is cut into about a thousand longer fragments instead, so a
+/// huge reply streams in seconds, not in millions of events.
 pub fn pieces(s: &str, n: usize) -> Vec<&str> {
+    let n = n.max(s.len() / 1000);
     let mut out = Vec::new();
     let mut start = 0;
     let mut count = 0;
@@ -54,5 +57,8 @@ mod tests {
         assert_eq!(pieces("", 3), Vec::<&str>::new());
         assert_eq!(pieces("héllo wörld", 4).concat(), "héllo wörld");
         assert_eq!(pieces("ééé", 2), vec!["éé", "é"]);
+        let long = "ab".repeat(1_000_000);
+        let p = pieces(&long, 7);
+        assert_eq!((p.len(), p.concat() == long), (1000, true));
     }
 }

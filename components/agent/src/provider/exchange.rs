@@ -7,12 +7,14 @@
 use super::{error_detail, ChatRequest, Completion, Endpoint, ProviderKind, StreamState};
 use crate::error::{one_line, AgentError};
 use crate::http::{
-    is_retryable_status, millis, Clock, Http, Request, Response, RetryPolicy, Timeouts,
+    is_retryable_status, millis, too_large, Clock, Http, Request, Response, RetryPolicy, Timeouts,
 };
 use crate::sse;
 
-/// Non-streamed replies larger than this are refused rather than buffered.
-const MAX_REPLY_BYTES: usize = 16 << 20;
+/// Model replies larger than this, streamed or not, are refused rather than
+/// buffered, and fail the turn without a retry (the same reply would come
+/// again). The host's default response limit is the same 16 MiB.
+pub const MAX_REPLY_BYTES: usize = 16 << 20;
 /// How much of an error body is read to explain a failure.
 const MAX_ERROR_BYTES: usize = 64 << 10;
 
@@ -33,6 +35,8 @@ pub struct Transport<'a> {
     pub clock: &'a mut dyn Clock,
     pub policy: RetryPolicy,
     pub timeouts: Timeouts,
+    /// [`MAX_REPLY_BYTES`] but in tests.
+    pub max_reply_bytes: usize,
 }
 
 enum Failure {
@@ -129,9 +133,9 @@ fn attempt(
         .header("content-type")
         .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
     if stream && !is_json {
-        return read_stream(&mut resp, kind, sink);
+        return read_stream(&mut resp, kind, sink, t.max_reply_bytes);
     }
-    let body = resp.read_all(MAX_REPLY_BYTES).map_err(|e| {
+    let body = resp.read_all(t.max_reply_bytes).map_err(|e| {
         if e.is_transient() {
             transient(format!("reading the reply failed: {e}"))
         } else {
@@ -164,11 +168,13 @@ fn read_stream(
     resp: &mut Response,
     kind: ProviderKind,
     sink: &mut dyn Sink,
+    limit: usize,
 ) -> Result<Completion, Failure> {
     let bad = |e: String| Failure::Fatal(AgentError::Provider(format!("malformed stream: {e}")));
     let mut decoder = sse::Decoder::new();
     let mut state = StreamState::new(kind);
     let mut on_text = |s: &str| sink.text(s);
+    let mut total = 0;
     while let Some(chunk) = resp.body.next_chunk().map_err(|e| {
         if e.is_transient() {
             transient(format!("the stream broke off: {e}"))
@@ -176,6 +182,15 @@ fn read_stream(
             Failure::Fatal(AgentError::Provider(format!("reading the stream: {e}")))
         }
     })? {
+        // Over the limit as a non-streamed reply would be: the same reply
+        // would come again, so the turn fails without a retry.
+        total += chunk.len();
+        if total > limit {
+            let e = too_large(limit);
+            return Err(Failure::Fatal(AgentError::Provider(format!(
+                "reading the stream: {e}"
+            ))));
+        }
         for ev in decoder.feed(&chunk).map_err(bad)? {
             state.on_event(&ev, &mut on_text).map_err(bad)?;
         }

@@ -5,7 +5,7 @@ pub mod anthropic;
 mod exchange;
 pub mod openai;
 
-pub use exchange::{complete, Sink, Transport};
+pub use exchange::{complete, Sink, Transport, MAX_REPLY_BYTES};
 
 use wasiclaw_json::Value;
 

@@ -10,6 +10,7 @@ mod loop_tests;
 mod provider_tests;
 mod session_fuzz;
 mod session_tests;
+mod sse_tests;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -241,6 +242,16 @@ pub fn exchange(
     stream: bool,
     replies: Vec<Result<Scripted, HttpError>>,
 ) -> Exchange {
+    exchange_limited(kind, stream, replies, provider::MAX_REPLY_BYTES)
+}
+
+/// [`exchange`] with another reply size limit than `MAX_REPLY_BYTES`.
+pub fn exchange_limited(
+    kind: ProviderKind,
+    stream: bool,
+    replies: Vec<Result<Scripted, HttpError>>,
+    max_reply_bytes: usize,
+) -> Exchange {
     let mut http = FakeHttp::new(replies);
     let mut clock = FakeClock::default();
     let mut sink = Recorder::default();
@@ -250,6 +261,7 @@ pub fn exchange(
         clock: &mut clock,
         policy: RetryPolicy::default(),
         timeouts: Timeouts::from_secs(42),
+        max_reply_bytes,
     };
     let msgs = [Message::user("x")];
     let req = ChatRequest {

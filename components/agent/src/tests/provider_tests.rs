@@ -361,6 +361,37 @@ fn a_body_over_the_host_limit_is_not_retried() {
     }
 }
 
+/// A reply over the size limit fails the turn at once, streamed or not:
+/// the same reply would come again, so it is not asked for again.
+#[test]
+fn a_reply_over_the_size_limit_fails_without_a_retry() {
+    for (kind, stream, body) in [
+        (ProviderKind::OpenAi, true, OPENAI_STREAM.to_string()),
+        (ProviderKind::Anthropic, true, ANTHROPIC_STREAM.to_string()),
+        (ProviderKind::OpenAi, false, replies::openai_text("fine")),
+    ] {
+        let reply = || {
+            if stream {
+                Scripted::sse(&body, 7)
+            } else {
+                Scripted::json(200, &body)
+            }
+        };
+        // Exactly at the limit is fine; one byte more is not.
+        let x = super::exchange_limited(kind, stream, vec![Ok(reply())], body.len());
+        assert!(x.result.is_ok(), "{kind:?} {stream}");
+        let limit = body.len() - 1;
+        let x = super::exchange_limited(kind, stream, vec![Ok(reply()), Ok(reply())], limit);
+        let e = x.result.unwrap_err().to_string();
+        let want = format!("the reply is larger than {limit} bytes");
+        assert!(e.starts_with("provider: ") && e.contains(&want), "{e}");
+        assert_eq!(x.http.requests.len(), 1, "{e}");
+        assert!(x.sleeps.is_empty(), "{e}");
+        // What was streamed before the limit is taken back.
+        assert_eq!(x.sink.shown(), "", "{e}");
+    }
+}
+
 #[test]
 fn persistent_truncation_gives_up_with_an_http_error() {
     let cut = &OPENAI_STREAM[..OPENAI_STREAM.find("data: [DONE]").unwrap()];
