@@ -134,14 +134,12 @@ pub fn run_turn(
 
 /// Runs one call; every failure becomes an error result for the model.
 fn execute(tools: &mut dyn Tools, call: &ToolCall) -> (String, bool) {
-    let Some(args) = arguments_value(&call.arguments) else {
-        return (
-            format!(
-                "error: invalid arguments: not a JSON object: {}",
-                clip(&call.arguments, MAX_LOG_ARGS)
-            ),
-            true,
-        );
+    let args = match arguments_value(&call.arguments) {
+        Ok(args) => args,
+        Err(why) => {
+            let text = clip(&call.arguments, MAX_LOG_ARGS);
+            return (format!("error: invalid arguments: {why}: {text}"), true);
+        }
     };
     match tools.call(&call.name, &args.to_json()) {
         Ok(mut text) => {

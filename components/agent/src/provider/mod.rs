@@ -165,14 +165,16 @@ pub fn object_text<'a>(text: &'a str, fallback: &'a str) -> &'a str {
 }
 
 /// The arguments of a call as a JSON object (Anthropic wants an object, not
-/// text); empty text means no arguments.
-pub fn arguments_value(args: &str) -> Option<Value> {
+/// text); empty text means no arguments. The error says what is wrong
+/// (where the JSON breaks, or that it is not an object), for the model.
+pub fn arguments_value(args: &str) -> Result<Value, String> {
     if args.trim().is_empty() {
-        return Some(Value::object());
+        return Ok(Value::object());
     }
     match wasiclaw_json::parse(args) {
-        Ok(v @ Value::Obj(_)) => Some(v),
-        _ => None,
+        Ok(v @ Value::Obj(_)) => Ok(v),
+        Ok(_) => Err("not a JSON object".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -170,7 +170,7 @@ fn bad_arguments_and_unknown_tools_go_back_to_the_model() {
         .as_str()
         .unwrap();
     assert!(
-        c1.starts_with("error: invalid arguments: not a JSON object"),
+        c1.starts_with("error: invalid arguments: invalid JSON at byte 9: unexpected end"),
         "{c1}"
     );
     let c2 = msgs[msgs.len() - 1]
