@@ -164,7 +164,7 @@ impl Gen {
         for &arr in &opens {
             self.out.push_str(if arr { "[" } else { "{\"d\":" });
         }
-        self.out.push_str("0");
+        self.out.push('0');
         for &arr in opens.iter().rev() {
             self.out.push(if arr { ']' } else { '}' });
         }
