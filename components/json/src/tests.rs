@@ -54,6 +54,12 @@ fn rejects_malformed_input_with_position() {
         "\"\u{1}\"",
         "1e",
         "{1:2}",
+        // Hex digits are 0-9, a-f, A-F only (bytes 0x10-0x19 and 0x01-0x06
+        // become digits or letters under `| 0x20`).
+        "\"\\u00\u{10}0\"",
+        "\"\\u00\u{1}0\"",
+        "\"\\u00g0\"",
+        "\"\\u00G0\"",
     ] {
         let e = parse(bad).unwrap_err();
         assert!(e.pos <= bad.len(), "{bad:?} -> {e}");
@@ -176,6 +182,34 @@ fn many_keys_parse_in_n_log_n() {
     assert_eq!(m.iter().next(), Some(("k0", &Value::from("again"))));
     assert_eq!(v.get("k2654435761").and_then(Value::as_u64), Some(1));
     assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn whole_numbers_read_like_str_parse() {
+    for text in [
+        "0",
+        "-0",
+        "7",
+        "-7",
+        "18446744073709551615",
+        "18446744073709551616",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "1.0",
+        "1e2",
+        "-1E2",
+        "00",
+        "-",
+    ] {
+        let n = crate::value::Number(String::from(text));
+        assert_eq!(n.as_u64(), text.parse::<u64>().ok(), "{text}");
+        assert_eq!(n.as_i64(), text.parse::<i64>().ok(), "{text}");
+    }
+    assert_eq!(crate::parse_u64(""), None);
+    assert_eq!(crate::parse_u64("+1"), None);
+    assert_eq!(crate::parse_u64(" 1"), None);
 }
 
 #[test]

@@ -140,26 +140,31 @@ impl Map {
 /// In-place heapsort: O(n log n) at worst, no allocation, and far less code
 /// than the standard library's sorts (this crate ships in every component).
 fn heapsort(v: &mut [usize], less: &dyn Fn(usize, usize) -> bool) {
-    let sift = |v: &mut [usize], mut node: usize| loop {
-        let mut child = 2 * node + 1;
-        if child >= v.len() {
-            break;
+    // Both phases in one loop (as the standard library's own heapsort):
+    // first `i` in len + len/2 .. len builds the heap, then each `i` below
+    // len moves the top to `i` and sifts the rest.
+    let len = v.len();
+    for i in (0..len + len / 2).rev() {
+        let (mut node, end) = if i >= len {
+            (i - len, len)
+        } else {
+            v.swap(0, i);
+            (0, i)
+        };
+        loop {
+            let mut child = 2 * node + 1;
+            if child >= end {
+                break;
+            }
+            if child + 1 < end && less(v[child], v[child + 1]) {
+                child += 1;
+            }
+            if !less(v[node], v[child]) {
+                break;
+            }
+            v.swap(node, child);
+            node = child;
         }
-        if child + 1 < v.len() && less(v[child], v[child + 1]) {
-            child += 1;
-        }
-        if !less(v[node], v[child]) {
-            break;
-        }
-        v.swap(node, child);
-        node = child;
-    };
-    for i in (0..v.len() / 2).rev() {
-        sift(v, i);
-    }
-    for end in (1..v.len()).rev() {
-        v.swap(0, end);
-        sift(&mut v[..end], 0);
     }
 }
 

@@ -35,7 +35,7 @@ pub struct Transport<'a> {
     pub clock: &'a mut dyn Clock,
     pub policy: RetryPolicy,
     pub timeouts: Timeouts,
-    /// [`MAX_REPLY_BYTES`] but in tests.
+    /// [`MAX_REPLY_BYTES`], or a smaller limit in tests.
     pub max_reply_bytes: usize,
 }
 
