@@ -21,8 +21,8 @@ under_each!(
 );
 
 /// Seconds a turn may take in these tests, enforced by the runtime. The
-/// fixed parsers need a few (WAMR interprets); the quadratic object insert
-/// they replace needed minutes for the 100k keys below.
+/// parsers need a few (WAMR interprets); with the search per inserted key
+/// they replaced, the 100k keys below ran past this limit under every runtime.
 const TURN_SECS: u64 = 60;
 
 /// `--no-stream`: the model's arguments arrive in one body, so the time is
