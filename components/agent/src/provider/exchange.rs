@@ -7,7 +7,8 @@
 use super::{error_detail, ChatRequest, Completion, Endpoint, ProviderKind, StreamState};
 use crate::error::{one_line, AgentError};
 use crate::http::{
-    is_retryable_status, millis, too_large, Clock, Http, Request, Response, RetryPolicy, Timeouts,
+    is_retryable_status, millis, too_large, Clock, Http, HttpError, Request, Response, RetryPolicy,
+    Timeouts,
 };
 use crate::sse;
 
@@ -174,22 +175,20 @@ fn read_stream(
     let mut decoder = sse::Decoder::new();
     let mut state = StreamState::new(kind);
     let mut on_text = |s: &str| sink.text(s);
-    let mut total = 0;
-    while let Some(chunk) = resp.body.next_chunk().map_err(|e| {
+    let lost = |e: HttpError| {
         if e.is_transient() {
             transient(format!("the stream broke off: {e}"))
         } else {
             Failure::Fatal(AgentError::Provider(format!("reading the stream: {e}")))
         }
-    })? {
+    };
+    let mut total = 0;
+    while let Some(chunk) = resp.body.next_chunk().map_err(lost)? {
         // Over the limit as a non-streamed reply would be: the same reply
         // would come again, so the turn fails without a retry.
         total += chunk.len();
         if total > limit {
-            let e = too_large(limit);
-            return Err(Failure::Fatal(AgentError::Provider(format!(
-                "reading the stream: {e}"
-            ))));
+            return Err(lost(too_large(limit)));
         }
         for ev in decoder.feed(&chunk).map_err(bad)? {
             state.on_event(&ev, &mut on_text).map_err(bad)?;
