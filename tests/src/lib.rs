@@ -29,3 +29,20 @@ pub use record::{Kind, Recorded};
 pub use script::{Fault, Reply, Responder, Script, ToolCall, REQUEST_HEADERS};
 pub use server::{dead_base_url, MockServer};
 pub use validate::Rejection;
+
+/// Reports what a randomized (fuzz or differential) test ran: printed, and
+/// appended to the file `$WASICLAW_FUZZ_SUMMARY` names, which `scripts/test`
+/// prints before its totals (cargo hides a passing test's output).
+pub fn report_randomized(line: &str) {
+    println!("randomized: {line}");
+    if let Some(path) = std::env::var_os("WASICLAW_FUZZ_SUMMARY") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}

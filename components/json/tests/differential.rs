@@ -516,22 +516,6 @@ fn check(text: &str, t: &mut Tally) {
     }
 }
 
-/// Appends a line to `$WASICLAW_FUZZ_SUMMARY` (scripts/test prints that file
-/// at the end) besides printing it.
-fn summary(line: &str) {
-    println!("{line}");
-    if let Some(path) = std::env::var_os("WASICLAW_FUZZ_SUMMARY") {
-        use std::io::Write;
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            let _ = writeln!(f, "{line}");
-        }
-    }
-}
-
 #[test]
 fn agrees_with_serde_json_on_random_and_mutated_documents() {
     let start = Instant::now();
@@ -558,7 +542,7 @@ fn agrees_with_serde_json_on_random_and_mutated_documents() {
         }
     }
     let took = start.elapsed();
-    summary(&format!(
+    wasiclaw_tests::report_randomized(&format!(
         "json differential vs serde_json: {} cases in {:.1} s ({} both accept, {} both refuse; \
          intentional differences: {} with lone surrogates, {} beyond f64, {} at depth {MAX_DEPTH})",
         t.cases,

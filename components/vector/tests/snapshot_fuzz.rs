@@ -155,10 +155,10 @@ fn mutated_snapshots_are_refused_or_load_a_working_index() {
             Err(e) => panic!("case {case}: unexpected error {e:?}"),
         }
     }
-    eprintln!(
-        "{CASES} mutated snapshots: {loaded} loaded, {refused} refused in {:?}",
+    wasiclaw_tests::report_randomized(&format!(
+        "snapshot loader: {CASES} mutated snapshots, {loaded} loaded, {refused} refused in {:?}",
         started.elapsed()
-    );
+    ));
     // Both outcomes must occur, or the edits test nothing.
     assert!(
         loaded > CASES / 20 && refused > CASES / 2,

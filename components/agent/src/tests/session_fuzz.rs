@@ -234,9 +234,9 @@ fn damaged_sessions_keep_every_line_that_parses() {
         let ends = [want, turn("one").to_vec(), turn("two").to_vec()].concat();
         assert_eq!(back, ends, "case {case}");
     }
-    eprintln!(
-        "{CASES} sessions, {damaged} lines damaged ({dropped} no longer parsed) in {:?}",
+    wasiclaw_tests::report_randomized(&format!(
+        "session repair: {CASES} sessions, {damaged} lines damaged ({dropped} no longer parsed) in {:?}",
         started.elapsed()
-    );
+    ));
     assert!(dropped > CASES as usize / 2, "the damage must drop lines");
 }

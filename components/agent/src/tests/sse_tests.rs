@@ -136,22 +136,6 @@ fn decode(bytes: &[u8], cuts: &[usize]) -> Result<Vec<Event>, String> {
     Ok(got)
 }
 
-/// Appends a line to `$WASICLAW_FUZZ_SUMMARY` (scripts/test prints that file
-/// at the end) besides printing it.
-fn summary(line: &str) {
-    println!("{line}");
-    if let Some(path) = std::env::var_os("WASICLAW_FUZZ_SUMMARY") {
-        use std::io::Write;
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            let _ = writeln!(f, "{line}");
-        }
-    }
-}
-
 #[test]
 fn random_streams_decode_the_same_however_they_are_split() {
     const STREAMS: usize = 3000;
@@ -185,7 +169,7 @@ fn random_streams_decode_the_same_however_they_are_split() {
             cases += 1;
         }
     }
-    summary(&format!(
+    wasiclaw_tests::report_randomized(&format!(
         "sse split-anywhere: {cases} splits of {STREAMS} random streams ({events} events) in {:.1} s",
         start.elapsed().as_secs_f64()
     ));
