@@ -114,3 +114,24 @@ fn serve_passes_no_quoted_key_to_its_client() {
     assert!(!r.body.contains(OPENAI_KEY), "{}", r.body);
     assert!(!s.log().contains(OPENAI_KEY), "{}", s.log());
 }
+
+/// A guest that opens a path continuing past a symlink out of the workspace
+/// gets an error, and the runner lives on. (WAMR's debug build asserted
+/// there and aborted the whole runner; see `[profile.dev.package.wamrx-sys]`.)
+#[test]
+fn wamr_refuses_a_path_through_an_escaping_symlink_without_dying() {
+    let ws = Workspace::new();
+    std::fs::write(ws.outside().join("outside.txt"), "not for the guest").unwrap();
+    std::os::unix::fs::symlink(ws.outside(), ws.file("up")).unwrap();
+    let out = Agent::on(Runner::Wamr, &ws)
+        .module(probe(Runner::Wamr))
+        .args(&["--open", "/workspace/up/outside.txt"])
+        .exec();
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("open /workspace/up/outside.txt: refused"),
+        "{out:?}"
+    );
+    assert!(!out.stdout.contains("not for the guest"), "{out:?}");
+}

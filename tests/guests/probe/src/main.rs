@@ -1,5 +1,6 @@
 //! Prints everything a guest can see: its environment, its arguments and the
-//! contents of every file in the workspace. Built
+//! contents of every file in the workspace, and what reading each
+//! `--open PATH` gives. Built
 //! for `wasm32-wasip2` (a command component, for `wasiclaw run`) and
 //! `wasm32-wasip1` (a core module, for `wasiclaw-wamr`); the integration
 //! tests run it under each host and look for the host's key in what it saw.
@@ -34,8 +35,16 @@ fn main() {
         for (k, v) in std::env::vars() {
             writeln!(out, "env {k}={v}")?;
         }
-        for a in std::env::args() {
+        let args: Vec<String> = std::env::args().collect();
+        for a in &args {
             writeln!(out, "arg {a}")?;
+        }
+        // `--open PATH`: what reading that path gives (an escape attempt).
+        for pair in args.windows(2).filter(|w| w[0] == "--open") {
+            match std::fs::read_to_string(&pair[1]) {
+                Ok(text) => writeln!(out, "open {}: read {text:?}", pair[1])?,
+                Err(e) => writeln!(out, "open {}: refused: {e}", pair[1])?,
+            }
         }
         // Where every host mounts the workspace.
         dump(Path::new(wasiclaw_contract::WORKSPACE_MOUNT), &mut out, 0)?;
