@@ -140,6 +140,14 @@ pub(crate) fn f32s(v: &[u32]) -> &[f32] {
     unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
 }
 
+/// Floats viewed as their bit patterns (the inverse of [`f32s`]), so that
+/// they are stored with one block copy.
+#[inline]
+pub(crate) fn bits(v: &[f32]) -> &[u32] {
+    // SAFETY: as for `f32s`; every bit pattern is a valid u32.
+    unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
+}
+
 #[inline]
 pub(crate) fn f32s_mut(v: &mut [u32]) -> &mut [f32] {
     // SAFETY: as for `f32s`.
@@ -527,7 +535,7 @@ impl Graph {
     /// exhaustion itself traps in wasm (see `wasm.rs`) and aborts natively.
     pub fn push_node(&mut self, id: u64, v: &[f32], level: u32) {
         let start = self.vecs.len();
-        self.vecs.extend(v.iter().map(|x| x.to_bits()));
+        self.vecs.extend_from_slice(bits(v));
         if self.metric == Metric::Cosine {
             normalize(f32s_mut(self.vecs.get_mut(start..).unwrap_or(&mut [])));
         }

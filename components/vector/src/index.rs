@@ -3,8 +3,8 @@
 
 use crate::buf::Buf;
 use crate::graph::{
-    f32s, f32s_mut, i8s, normalize, quantize, Graph, Query, Scratch, DELETED, LEVEL, MAX_LEVEL,
-    META, NONE,
+    bits, f32s, f32s_mut, i8s, normalize, quantize, Graph, Query, Scratch, DELETED, LEVEL,
+    MAX_LEVEL, META, NONE,
 };
 use crate::heap::{self, key};
 use crate::idmap::IdMap;
@@ -183,7 +183,8 @@ impl Index {
         if g.entry == NONE || g.len() == g.n_deleted {
             return Ok(hits);
         }
-        let mut qf: Buf<u32> = query.iter().map(|x| x.to_bits()).collect();
+        let mut qf = Buf::default();
+        qf.extend_from_slice(bits(query));
         let mut q8 = Buf::default();
         let f = f32s_mut(&mut qf);
         if g.metric == Metric::Cosine {

@@ -39,17 +39,39 @@ pub fn fnv1a(bytes: &[u8]) -> u32 {
     })
 }
 
+/// Appends `words` little-endian. On little-endian targets (wasm, x86,
+/// Arm) that is one block copy: smaller and faster than a word at a time.
 fn put(out: &mut Buf<u8>, words: &[u32]) {
+    #[cfg(target_endian = "little")]
+    // SAFETY: the bytes of `words`, which live as long as the borrow.
+    out.extend_from_slice(unsafe {
+        core::slice::from_raw_parts(words.as_ptr().cast::<u8>(), 4 * words.len())
+    });
+    #[cfg(not(target_endian = "little"))]
     for w in words {
         out.extend_from_slice(&w.to_le_bytes());
     }
 }
 
-/// Takes the next `n` words off `rest` (sizes were validated up front).
+/// Takes the next `n` words off `rest` (sizes were validated up front):
+/// one block copy, then a byte swap that compiles to nothing on
+/// little-endian targets.
 fn words(rest: &mut &[[u8; 4]], n: usize) -> Buf<u32> {
     let (a, b) = rest.split_at_checked(n).unwrap_or((&[], &[]));
     *rest = b;
-    a.iter().map(|c| u32::from_le_bytes(*c)).collect()
+    let mut out = Buf::default();
+    out.resize(a.len(), 0);
+    // SAFETY: `out` holds exactly `a.len()` words, `4 * a.len()` bytes, and
+    // is a fresh block, so the two cannot overlap.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            a.as_ptr().cast::<u8>(),
+            out.as_mut_ptr().cast::<u8>(),
+            4 * a.len(),
+        )
+    };
+    out.iter_mut().for_each(|w| *w = u32::from_le(*w));
+    out
 }
 
 /// Why `load` refused a snapshot: an index into [`WHY`]. Returning a
