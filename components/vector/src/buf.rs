@@ -70,10 +70,6 @@ fn regrow(ptr: *mut u8, old: usize, cap: usize, size: usize, align: usize) -> *m
 }
 
 impl<T: Copy> Buf<T> {
-    fn layout(n: usize) -> Layout {
-        Layout::array::<T>(n).unwrap_or_else(|_| oom(Layout::new::<T>()))
-    }
-
     /// Makes room for `extra` more elements, at least doubling.
     #[inline]
     fn grow(&mut self, extra: usize) {
@@ -150,11 +146,31 @@ impl<T: Copy> Buf<T> {
     }
 }
 
+/// The release path shared by every element type (one copy in the binary),
+/// also used by the component for the lists it receives and hands out.
+/// Does nothing when `bytes` is 0.
+///
+/// # Safety
+/// A non-empty `ptr` must be a live block of the global allocator,
+/// allocated with exactly `bytes` bytes and `align`.
+#[inline(never)]
+pub(crate) unsafe fn free(ptr: *mut u8, bytes: usize, align: usize) {
+    if bytes > 0 {
+        // SAFETY: the caller's contract.
+        unsafe { dealloc(ptr, Layout::from_size_align_unchecked(bytes, align)) }
+    }
+}
+
 impl<T: Copy> Drop for Buf<T> {
     fn drop(&mut self) {
-        if self.cap > 0 {
-            // SAFETY: allocated in `grow` with exactly this layout.
-            unsafe { dealloc(self.ptr.as_ptr().cast(), Self::layout(self.cap)) }
+        // SAFETY: a non-empty block was allocated by `regrow` for `cap`
+        // elements of `T` (its size checked against overflow there).
+        unsafe {
+            free(
+                self.ptr.as_ptr().cast(),
+                self.cap * core::mem::size_of::<T>(),
+                core::mem::align_of::<T>(),
+            )
         }
     }
 }

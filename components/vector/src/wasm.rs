@@ -17,7 +17,7 @@
 //! at 0, payload at 8; `error` = tag byte at 8, payload at 16 (u32 pair,
 //! u64, or string ptr/len).
 
-use crate::buf::Buf;
+use crate::buf::{free, Buf};
 use crate::{Error, Index, Metric, Params, Storage};
 use alloc::alloc::{alloc, dealloc};
 use core::alloc::{GlobalAlloc, Layout};
@@ -160,15 +160,13 @@ impl<T> Arg<T> {
 
 impl<T> Drop for Arg<T> {
     fn drop(&mut self) {
-        let size = self.1 * core::mem::size_of::<T>();
-        if size > 0 {
-            // SAFETY: the layout `cabi_realloc` allocated with.
-            unsafe {
-                dealloc(
-                    self.0.cast(),
-                    Layout::from_size_align_unchecked(size, core::mem::align_of::<T>()),
-                )
-            }
+        // SAFETY: the layout `cabi_realloc` allocated with.
+        unsafe {
+            free(
+                self.0.cast(),
+                self.1 * core::mem::size_of::<T>(),
+                core::mem::align_of::<T>(),
+            )
         }
     }
 }
@@ -298,9 +296,7 @@ unsafe extern "C" fn load(ptr: *mut u8, len: usize) -> *mut u8 {
 unsafe fn free_last() {
     unsafe {
         let (p, size, align) = LAST;
-        if size > 0 {
-            dealloc(p, Layout::from_size_align_unchecked(size, align));
-        }
+        free(p, size, align);
         LAST.1 = 0;
     }
 }
