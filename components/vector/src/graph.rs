@@ -16,7 +16,7 @@
 
 use crate::buf::Buf;
 use crate::heap::{self, key, Heap};
-use crate::{kernels, rsqrt, Metric};
+use crate::{bits, kernels, rsqrt, Metric};
 
 /// Highest level a node may get; P(level >= 16) is at most 2^-16 even at m = 2.
 pub(crate) const MAX_LEVEL: u32 = 16;
@@ -137,14 +137,6 @@ pub(crate) fn sub_mut(v: &mut [u32], start: usize, len: usize) -> &mut [u32] {
 pub(crate) fn f32s(v: &[u32]) -> &[f32] {
     // SAFETY: u32 and f32 have the same size and alignment and every bit
     // pattern is a valid f32.
-    unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
-}
-
-/// Floats viewed as their bit patterns (the inverse of [`f32s`]), so that
-/// they are stored with one block copy.
-#[inline]
-pub(crate) fn bits(v: &[f32]) -> &[u32] {
-    // SAFETY: as for `f32s`; every bit pattern is a valid u32.
     unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
 }
 

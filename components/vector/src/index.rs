@@ -3,12 +3,12 @@
 
 use crate::buf::Buf;
 use crate::graph::{
-    bits, f32s, f32s_mut, i8s, normalize, quantize, Graph, Query, Scratch, DELETED, LEVEL,
-    MAX_LEVEL, META, NONE,
+    f32s, f32s_mut, i8s, normalize, quantize, Graph, Query, Scratch, DELETED, LEVEL, MAX_LEVEL,
+    META, NONE,
 };
 use crate::heap::{self, key};
 use crate::idmap::IdMap;
-use crate::{kernels, Error, Hit, Metric, Params, Storage};
+use crate::{bits, kernels, Error, Hit, Metric, Params, Storage};
 
 pub struct Index {
     pub(crate) g: Graph,

@@ -124,3 +124,12 @@ pub(crate) fn rsqrt(x: f32) -> f32 {
     }
     y
 }
+
+/// Floats viewed as their bit patterns (the inverse of `graph::f32s`), so
+/// that they are stored with one block copy.
+#[inline]
+pub(crate) fn bits(v: &[f32]) -> &[u32] {
+    // SAFETY: u32 and f32 have the same size and alignment, and every bit
+    // pattern is a valid u32.
+    unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
+}
