@@ -26,6 +26,8 @@ pub mod wire;
 
 pub use conversation::{ChatRequest, Format, SentToolCall, Turn};
 pub use record::{Kind, Recorded};
+pub mod rng;
+pub use rng::Rng;
 pub use script::{Fault, Reply, Responder, Script, ToolCall, REQUEST_HEADERS};
 pub use server::{dead_base_url, MockServer};
 pub use validate::Rejection;

@@ -23,35 +23,12 @@ use std::time::Instant;
 
 use serde_json::Value as J;
 use wasiclaw_json::{parse, Value, MAX_DEPTH};
+use wasiclaw_tests::Rng;
 
 /// Random documents; each is also mutated `MUTATIONS` times.
 const DOCS: usize = 2500;
 const MUTATIONS: usize = 4;
 const SEED: u64 = 0x5eed_9a11_c0ff_ee01;
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len())]
-    }
-}
 
 /// Writes random JSON text directly (not through a serializer), so the text
 /// has the whitespace, escapes and number spellings a serializer never makes.
@@ -143,7 +120,7 @@ impl Gen {
                 write!(self.out, "\"{k}\"").unwrap();
             } else if n > 100 {
                 // Big objects: distinct keys in no particular order.
-                write!(self.out, "\"k{}\"", self.rng.next() % 1_000_000_007).unwrap();
+                write!(self.out, "\"k{}\"", self.rng.next_u64() % 1_000_000_007).unwrap();
             } else {
                 self.string();
             }
@@ -292,7 +269,7 @@ impl Gen {
 /// One random document.
 fn document(rng: &mut Rng) -> String {
     let mut g = Gen {
-        rng: Rng(rng.next()),
+        rng: Rng(rng.next_u64()),
         out: String::new(),
         left: 1 + rng.below(100),
         big_object: rng.chance(10),

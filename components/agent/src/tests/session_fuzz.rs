@@ -14,29 +14,15 @@ use crate::context::trim;
 use crate::files::Files;
 use crate::message::{Message, Role, ToolCall};
 use crate::session::{load, repair, save, LOST_START};
+use wasiclaw_tests::Rng;
+
+/// A short random text of awkward pieces (quotes, escapes, UTF-8, JSON).
+fn text(r: &mut Rng) -> String {
+    const PARTS: [&str; 8] = ["a", "word ", "\"q\"", "\\", "\n", "é", "✓", "{\"x\":1}"];
+    (0..r.below(6)).map(|_| PARTS[r.below(8)]).collect()
+}
 
 const CASES: u64 = 2000;
-
-/// xorshift64*: deterministic test randomness.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn text(&mut self) -> String {
-        const PARTS: [&str; 8] = ["a", "word ", "\"q\"", "\\", "\n", "é", "✓", "{\"x\":1}"];
-        (0..self.below(6)).map(|_| PARTS[self.below(8)]).collect()
-    }
-}
 
 /// Files in memory: the cases need no disk (nor a sync per save); the
 /// named tests in `session_tests` run on real files.
@@ -78,7 +64,7 @@ fn random_session(r: &mut Rng) -> Vec<Message> {
     let mut out = Vec::new();
     let mut id = 0;
     for _ in 0..1 + r.below(4) {
-        out.push(Message::user(r.text()));
+        out.push(Message::user(text(r)));
         for _ in 0..r.below(3) {
             let calls: Vec<ToolCall> = (0..1 + r.below(3))
                 .map(|_| {
@@ -86,18 +72,18 @@ fn random_session(r: &mut Rng) -> Vec<Message> {
                     ToolCall {
                         id: format!("call_{id}"),
                         name: "read_file".into(),
-                        arguments: r.text(),
+                        arguments: text(r),
                     }
                 })
                 .collect();
-            out.push(Message::assistant(r.text(), calls.clone()));
+            out.push(Message::assistant(text(r), calls.clone()));
             let mut calls = calls;
             while !calls.is_empty() {
                 let c = calls.remove(r.below(calls.len()));
-                out.push(Message::tool_result(&c, r.text(), r.below(2) == 0));
+                out.push(Message::tool_result(&c, text(r), r.below(2) == 0));
             }
         }
-        out.push(Message::assistant(r.text(), vec![]));
+        out.push(Message::assistant(text(r), vec![]));
     }
     out
 }
@@ -107,11 +93,11 @@ fn damage(r: &mut Rng, line: &mut Vec<u8>) {
         0 => line.truncate(r.below(line.len())),
         1 => {
             let at = r.below(line.len());
-            line[at] = r.next() as u8;
+            line[at] = r.next_u64() as u8;
         }
-        2 => line.insert(r.below(line.len() + 1), r.next() as u8),
+        2 => line.insert(r.below(line.len() + 1), r.next_u64() as u8),
         3 => *line = b"\xff\xfe not utf-8".to_vec(),
-        _ => *line = r.text().into_bytes(),
+        _ => *line = text(r).into_bytes(),
     }
 }
 

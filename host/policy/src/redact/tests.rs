@@ -1,6 +1,7 @@
 //! The redactor against whole-text replacement and real base64.
 
 use super::*;
+use wasiclaw_tests::Rng;
 
 const KEY: &str = "sk-proj-4f9Qz7TbW2kLmN8xYv3RcD1eHgJ0aUsP";
 
@@ -19,20 +20,6 @@ fn b64(bytes: &[u8]) -> Vec<u8> {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// xorshift64*: deterministic randomness for the split points.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 fn streamed(r: &Redactor, text: &[u8], cuts: &[usize]) -> Vec<u8> {
