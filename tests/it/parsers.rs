@@ -1,6 +1,6 @@
 //! Hostile input for the guest's parsers, through the real runtimes: tool
-//! arguments with a hundred thousand keys or nested past the depth limit,
-//! and a streamed reply larger than the agent reads.
+//! arguments with a hundred thousand keys, nested past the depth limit or
+//! holding lone surrogates, and a streamed reply larger than the agent reads.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -18,7 +18,26 @@ under_each!(
     tool_arguments_with_100k_keys_finish_the_turn_promptly,
     tool_arguments_nested_past_the_limit_are_a_clear_tool_error,
     streamed_reply_over_the_size_limit_fails_the_turn_without_a_retry,
+    a_lone_surrogate_keeps_the_escape_after_it,
 );
+
+/// `"\ud800\u0041"` is a lone high surrogate, then `A`: U+FFFD and `A`.
+/// (The parser used to take `\u0041` as the pair's second half and lose it.)
+fn a_lone_surrogate_keeps_the_escape_after_it(host: Runner) {
+    let ws = Workspace::new();
+    let args = r#"{"path": "s.txt", "content": "x\ud800\u0041y\udc00z"}"#;
+    let server = MockServer::start(Script::new().tool_raw("write_file", args).text("Done."));
+    let out = Agent::on(host, &ws)
+        .openai(&server)
+        .no_stream()
+        .run("write it");
+    out.assert_success(&server);
+    assert_eq!(
+        ws.read("s.txt").as_deref(),
+        Some("x\u{FFFD}Ay\u{FFFD}z"),
+        "{out}"
+    );
+}
 
 /// Seconds a turn may take in these tests, enforced by the runtime. The
 /// parsers need a few (WAMR interprets); with the search per inserted key
