@@ -74,6 +74,8 @@ pub fn run_turn(
         timeouts: Timeouts::from_secs(cfg.timeout_secs),
         max_reply_bytes: provider::MAX_REPLY_BYTES,
     };
+    // The final answer's text; `None` when the iterations ran out first.
+    let mut answer = None;
     for _ in 0..cfg.max_iterations {
         let msgs = context::trim(&history, current, budget);
         let req = ChatRequest {
@@ -99,16 +101,8 @@ pub fn run_turn(
         sink.reply_done(last);
         history.push(Message::assistant(c.text.clone(), c.tool_calls.clone()));
         if last {
-            session::save(
-                env.files,
-                &mut *transport.clock,
-                name,
-                &saved,
-                &history[current..],
-                &base,
-            )?;
-            out.text = c.text;
-            return Ok(out);
+            answer = Some(c.text);
+            break;
         }
         for call in &c.tool_calls {
             out.tool_calls += 1;
@@ -121,6 +115,7 @@ pub fn run_turn(
             history.push(Message::tool_result(call, content, is_error));
         }
     }
+    // Saved either way: a turn cut at max iterations keeps what it did.
     session::save(
         env.files,
         &mut *transport.clock,
@@ -129,7 +124,13 @@ pub fn run_turn(
         &history[current..],
         &base,
     )?;
-    Err(AgentError::MaxIterations(cfg.max_iterations))
+    match answer {
+        Some(text) => {
+            out.text = text;
+            Ok(out)
+        }
+        None => Err(AgentError::MaxIterations(cfg.max_iterations)),
+    }
 }
 
 /// Runs one call; every failure becomes an error result for the model.
