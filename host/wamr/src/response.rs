@@ -82,15 +82,16 @@ impl Response {
             return self.read_raw(buf);
         }
         while self.ready_at == self.ready.len() {
-            let mut raw = vec![0u8; buf.len().max(4096)];
-            let n = self.read_raw(&mut raw)?;
+            // The guest's buffer holds the raw bytes until they are redacted
+            // into `ready`, which is then copied back into it.
+            let n = self.read_raw(buf)?;
             let Some(r) = self.redactor.as_mut() else {
                 break;
             };
             self.ready = if n == 0 {
                 r.finish()
             } else {
-                r.feed(&raw[..n])
+                r.feed(&buf[..n])
             };
             self.ready_at = 0;
             if n == 0 {
