@@ -2,8 +2,9 @@
 //! hook: the allow list and the internal-address check (on the resolved
 //! address, which is then the one connected to), API-key injection on the
 //! provider endpoints' model calls only, the key redacted from whatever
-//! comes back, the response-size limit, token metering and budgets. A refused request reaches the guest as `HttpRequestDenied`, so a
-//! tool call fails with an error the model sees.
+//! comes back, the response-size limit, token metering and budgets. A
+//! refused request reaches the guest as `HttpRequestDenied`, so a tool call
+//! fails with an error the model sees.
 
 use std::future::Future;
 use std::net::SocketAddr;
