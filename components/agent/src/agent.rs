@@ -7,6 +7,7 @@ use crate::error::AgentError;
 use crate::files::Files;
 use crate::http::{Clock, Http, RetryPolicy, Timeouts};
 use crate::message::{Message, ToolCall, Usage};
+use crate::prelude::*;
 use crate::prompt;
 pub use crate::provider::Sink;
 use crate::provider::{self, arguments_value, ChatRequest, Transport};

@@ -2,8 +2,8 @@
 //! or an interactive chat. Platform-free, so exit codes and output formats
 //! are tested natively.
 
-use std::cell::RefCell;
-use std::io::{BufRead, Write};
+use core::cell::RefCell;
+use core::fmt;
 
 use crate::agent::{self, Env, Sink};
 use crate::cli::{self, Command, RunArgs};
@@ -11,6 +11,8 @@ use crate::config::{self, Config, Overrides};
 use crate::error::AgentError;
 use crate::files::Files;
 use crate::http::{Clock, Http};
+use crate::prelude::*;
+use crate::stdio::{self, Input, Lines, Output};
 use crate::tools::Tools;
 
 pub const EXIT_OK: i32 = 0;
@@ -28,9 +30,9 @@ pub struct Platform<'a> {
 }
 
 pub struct Io<'a> {
-    pub stdout: &'a mut dyn Write,
-    pub stderr: &'a mut dyn Write,
-    pub stdin: &'a mut dyn BufRead,
+    pub stdout: &'a mut dyn Output,
+    pub stderr: &'a mut dyn Output,
+    pub stdin: &'a mut dyn Input,
     pub stdin_is_terminal: bool,
 }
 
@@ -52,9 +54,8 @@ pub fn load_config(
     config::resolve(text.as_deref(), env, flags)
 }
 
-fn error_line(io: &mut Io, msg: &dyn std::fmt::Display) {
+fn error_line(io: &mut Io, msg: &dyn fmt::Display) {
     let _ = writeln!(io.stderr, "wasiclaw: error: {msg}");
-    let _ = io.stderr.flush();
 }
 
 /// Runs the program with stdout treated as a pipe (see [`main_on`]).
@@ -67,7 +68,7 @@ pub fn main(args: &[String], p: &mut Platform, io: &mut Io) -> i32 {
 pub fn main_on(args: &[String], p: &mut Platform, io: &mut Io, stdout_is_terminal: bool) -> i32 {
     let run = match cli::parse_args(args) {
         Ok(Command::Help) => {
-            let _ = io.stdout.write_all(cli::HELP.as_bytes());
+            io.stdout.put(cli::HELP);
             return EXIT_OK;
         }
         Ok(Command::Version) => {
@@ -96,14 +97,13 @@ pub fn main_on(args: &[String], p: &mut Platform, io: &mut Io, stdout_is_termina
     };
     let message = match &run.message {
         Some(m) => Some(m.clone()),
-        None if !io.stdin_is_terminal => {
-            let mut text = String::new();
-            if let Err(e) = std::io::Read::read_to_string(io.stdin, &mut text) {
+        None if !io.stdin_is_terminal => match stdio::read_to_string(io.stdin) {
+            Ok(text) => Some(text),
+            Err(e) => {
                 error_line(io, &format_args!("cannot read the message from stdin: {e}"));
                 return EXIT_ERROR;
             }
-            Some(text)
-        }
+        },
         None => None,
     };
     match message {
@@ -114,7 +114,16 @@ pub fn main_on(args: &[String], p: &mut Platform, io: &mut Io, stdout_is_termina
             );
             EXIT_USAGE
         }
-        Some(m) => match turn(&cfg, p, workspace, io, &run, m.trim(), stdout_is_terminal) {
+        Some(m) => match turn(
+            &cfg,
+            p,
+            workspace,
+            io.stdout,
+            io.stderr,
+            &run,
+            m.trim(),
+            stdout_is_terminal,
+        ) {
             Ok(()) => EXIT_OK,
             Err(()) => EXIT_ERROR,
         },
@@ -131,48 +140,47 @@ fn chat(cfg: &Config, p: &mut Platform, ws: &str, io: &mut Io, run: &RunArgs, li
         cfg.model,
         run.session
     );
+    let mut lines = Lines::new(&mut *io.stdin);
     loop {
-        let _ = io.stderr.write_all(b"you> ");
-        let _ = io.stderr.flush();
-        let mut line = String::new();
-        match io.stdin.read_line(&mut line) {
-            Ok(0) => return EXIT_OK,
-            Ok(_) => {}
+        io.stderr.put("you> ");
+        let line = match lines.next_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => return EXIT_OK,
             Err(e) => {
-                error_line(io, &format_args!("cannot read stdin: {e}"));
+                let _ = writeln!(io.stderr, "wasiclaw: error: cannot read stdin: {e}");
                 return EXIT_ERROR;
             }
-        }
+        };
         let line = line.trim();
         match line {
             "" => continue,
             "/exit" | "/quit" => return EXIT_OK,
             _ => {
                 // Errors are already reported; the chat goes on.
-                let _ = turn(cfg, p, ws, io, run, line, live);
+                let _ = turn(cfg, p, ws, io.stdout, io.stderr, run, line, live);
             }
         }
     }
 }
 
 /// Prints the reply on stdout; reports a failure as one stderr line.
+#[allow(clippy::too_many_arguments)]
 fn turn(
     cfg: &Config,
     p: &mut Platform,
     ws: &str,
-    io: &mut Io,
+    stdout: &mut dyn Output,
+    stderr: &mut dyn Output,
     run: &RunArgs,
     message: &str,
     live: bool,
 ) -> Result<(), ()> {
-    let err = RefCell::new(&mut *io.stderr);
+    let err = RefCell::new(stderr);
     let mut log = |line: &str| {
-        let mut e = err.borrow_mut();
-        let _ = writeln!(e, "{line}");
-        let _ = e.flush();
+        let _ = writeln!(err.borrow_mut(), "{line}");
     };
     let mut sink = CliSink {
-        out: &mut *io.stdout,
+        out: stdout,
         err: &err,
         live,
         pending: String::new(),
@@ -189,7 +197,7 @@ fn turn(
     let result = agent::run_turn(cfg, &mut env, &run.session, message, &mut sink);
     if let Err(e) = result {
         if sink.open {
-            let _ = sink.out.write_all(b"\n");
+            sink.out.put("\n");
         }
         let _ = writeln!(err.borrow_mut(), "wasiclaw: error: {e}");
         return Err(());
@@ -202,8 +210,8 @@ fn turn(
 /// even when a broken-off reply is retried, so each reply is held until it
 /// is complete; text that came with tool calls goes to stderr.
 struct CliSink<'a, 'b, 'c> {
-    out: &'a mut dyn Write,
-    err: &'a RefCell<&'b mut (dyn Write + 'c)>,
+    out: &'a mut dyn Output,
+    err: &'a RefCell<&'b mut (dyn Output + 'c)>,
     live: bool,
     /// Pipe mode: the text of the reply in progress.
     pending: String,
@@ -213,8 +221,7 @@ struct CliSink<'a, 'b, 'c> {
 
 impl CliSink<'_, '_, '_> {
     fn show(&mut self, text: &str) {
-        let _ = self.out.write_all(text.as_bytes());
-        let _ = self.out.flush();
+        self.out.put(text);
     }
 }
 
@@ -237,7 +244,7 @@ impl Sink for CliSink<'_, '_, '_> {
     }
 
     fn reply_done(&mut self, last: bool) {
-        let text = std::mem::take(&mut self.pending);
+        let text = core::mem::take(&mut self.pending);
         if self.live {
             if self.open || last {
                 self.show("\n");
@@ -247,9 +254,7 @@ impl Sink for CliSink<'_, '_, '_> {
             self.show(&text);
             self.show("\n");
         } else if !text.is_empty() {
-            let mut e = self.err.borrow_mut();
-            let _ = writeln!(e, "{text}");
-            let _ = e.flush();
+            let _ = writeln!(self.err.borrow_mut(), "{text}");
         }
     }
 }

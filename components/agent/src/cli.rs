@@ -1,6 +1,7 @@
 //! Command-line parsing (hand-rolled: clap would cost more than the agent).
 
 use crate::config::Overrides;
+use crate::prelude::*;
 use crate::provider::ProviderKind;
 use crate::session;
 

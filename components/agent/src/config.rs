@@ -1,6 +1,7 @@
 //! Configuration, lowest to highest precedence: built-in defaults,
 //! `wasiclaw.json` in the workspace, environment variables, command-line flags.
 
+use crate::prelude::*;
 use wasiclaw_contract::env as var;
 use wasiclaw_json::Value;
 

@@ -5,6 +5,7 @@
 //! current user message is never dropped.
 
 use crate::message::{Message, Role};
+use crate::prelude::*;
 
 /// Returns the messages to send. `current` is the index of the current user
 /// message in `history`; `budget` is what is left for messages after the

@@ -8,7 +8,8 @@
 //! session file, exactly as in the CLI. Clients that resend the whole
 //! conversation therefore do not duplicate it.
 
-use std::fmt::Write as _;
+use crate::prelude::*;
+use core::fmt::Write as _;
 
 use wasiclaw_json::{parse, quote, Value};
 
@@ -94,7 +95,7 @@ pub fn parse_request(body: &[u8], header_session: Option<&str>) -> Result<ChatRe
             message: format!("request body larger than {MAX_BODY} bytes"),
         });
     }
-    let text = std::str::from_utf8(body).map_err(|_| bad("request body is not UTF-8"))?;
+    let text = core::str::from_utf8(body).map_err(|_| bad("request body is not UTF-8"))?;
     let v = parse(text).map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
     if v.as_object().is_none() {
         return Err(bad("request body must be a JSON object"));

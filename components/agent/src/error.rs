@@ -1,4 +1,5 @@
-use std::fmt;
+use crate::prelude::*;
+use core::fmt;
 
 /// Why a turn failed; mirrors the WIT `error` variant one to one so the
 /// component export is a plain mapping.
@@ -37,4 +38,4 @@ impl fmt::Display for AgentError {
     }
 }
 
-impl std::error::Error for AgentError {}
+impl core::error::Error for AgentError {}

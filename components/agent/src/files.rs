@@ -3,8 +3,7 @@
 //! descriptor directly (std's file layer costs ~10 KB of the size budget);
 //! [`StdFiles`] implements it on a native directory for tests and hosts.
 
-use std::io::{ErrorKind, Write};
-use std::path::PathBuf;
+use crate::prelude::*;
 
 pub trait Files {
     /// The file's bytes, or `None` when it does not exist.
@@ -21,47 +20,59 @@ pub trait Files {
     fn remove(&mut self, path: &str) -> Result<(), String>;
 }
 
-/// [`Files`] on a native directory.
-pub struct StdFiles {
-    pub root: PathBuf,
-}
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub use native::StdFiles;
 
-impl Files for StdFiles {
-    fn read(&mut self, path: &str) -> Result<Option<Vec<u8>>, String> {
-        match std::fs::read(self.root.join(path)) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.to_string()),
+/// Natively and in the WAMR build (std is there).
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+mod native {
+    use std::io::{ErrorKind, Write};
+    use std::path::PathBuf;
+
+    use super::Files;
+
+    /// [`Files`] on a native directory.
+    pub struct StdFiles {
+        pub root: PathBuf,
+    }
+
+    impl Files for StdFiles {
+        fn read(&mut self, path: &str) -> Result<Option<Vec<u8>>, String> {
+            match std::fs::read(self.root.join(path)) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }
         }
-    }
 
-    fn create_dir(&mut self, path: &str) -> Result<(), String> {
-        std::fs::create_dir_all(self.root.join(path)).map_err(|e| e.to_string())
-    }
-
-    fn write(&mut self, path: &str, data: &[u8]) -> Result<(), String> {
-        let mut f = std::fs::File::create(self.root.join(path)).map_err(|e| e.to_string())?;
-        f.write_all(data).map_err(|e| e.to_string())?;
-        f.sync_all().map_err(|e| e.to_string())
-    }
-
-    fn create_new(&mut self, path: &str) -> Result<bool, String> {
-        let open = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(self.root.join(path));
-        match open {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e.to_string()),
+        fn create_dir(&mut self, path: &str) -> Result<(), String> {
+            std::fs::create_dir_all(self.root.join(path)).map_err(|e| e.to_string())
         }
-    }
 
-    fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
-        std::fs::rename(self.root.join(from), self.root.join(to)).map_err(|e| e.to_string())
-    }
+        fn write(&mut self, path: &str, data: &[u8]) -> Result<(), String> {
+            let mut f = std::fs::File::create(self.root.join(path)).map_err(|e| e.to_string())?;
+            f.write_all(data).map_err(|e| e.to_string())?;
+            f.sync_all().map_err(|e| e.to_string())
+        }
 
-    fn remove(&mut self, path: &str) -> Result<(), String> {
-        std::fs::remove_file(self.root.join(path)).map_err(|e| e.to_string())
+        fn create_new(&mut self, path: &str) -> Result<bool, String> {
+            let open = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(self.root.join(path));
+            match open {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+
+        fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
+            std::fs::rename(self.root.join(from), self.root.join(to)).map_err(|e| e.to_string())
+        }
+
+        fn remove(&mut self, path: &str) -> Result<(), String> {
+            std::fs::remove_file(self.root.join(path)).map_err(|e| e.to_string())
+        }
     }
 }

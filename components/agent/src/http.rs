@@ -1,8 +1,9 @@
 //! The HTTP seam and the retry policy on top of it. The wasm shim implements
 //! [`Http`] over `wasi:http`; tests implement it with scripted replies.
 
-use std::fmt;
-use std::time::Duration;
+use crate::prelude::*;
+use core::fmt;
+use core::time::Duration;
 
 pub struct Request {
     pub url: String,

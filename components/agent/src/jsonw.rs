@@ -1,6 +1,7 @@
 //! Writes JSON text directly. Request bodies are built once and sent, so
 //! building a `Value` tree first only costs code size and allocations.
 
+use crate::prelude::*;
 use wasiclaw_json::write_escaped;
 
 #[derive(Default)]

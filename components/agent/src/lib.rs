@@ -2,6 +2,24 @@
 //! component. Everything except `wasm` is plain Rust behind small seams
 //! ([`http::Http`], [`http::Clock`], [`tools::Tools`], [`files::Files`]), so the
 //! whole loop is tested natively; `wasm` maps the seams onto WASI.
+//!
+//! On the component target (`wasm32-unknown-unknown`) the crate is `no_std`
+//! with a small allocator, like the tools: std's WASI layer, dlmalloc and
+//! panic machinery cost more than a third of the component. The WAMR build
+//! (`wasm32-wasip1`, components/p1) and native tests link it with std.
+
+#![cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), no_std)]
+
+extern crate alloc;
+
+/// `alloc` names for modules that must also build without std (the component).
+mod prelude {
+    pub use alloc::boxed::Box;
+    pub use alloc::format;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
 
 pub mod agent;
 pub mod app;
@@ -18,12 +36,13 @@ pub mod prompt;
 pub mod provider;
 pub mod session;
 pub mod sse;
+pub mod stdio;
 pub mod tools;
 
 #[cfg(test)]
 mod tests;
 
-#[cfg(all(target_arch = "wasm32", target_env = "p2"))]
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod wasm;
 
 pub use error::AgentError;

@@ -2,6 +2,7 @@
 //! trimmer reasons about it and each provider translates it on the way out,
 //! so a session started with one provider can continue with the other.
 
+use crate::prelude::*;
 use wasiclaw_json::Value;
 
 use crate::jsonw::JsonWriter;

@@ -2,6 +2,7 @@
 //! bootstrap files in nanobot's layout.
 
 use crate::files::Files;
+use crate::prelude::*;
 
 /// Read in this order when present; each shapes a different part of the agent.
 pub const BOOTSTRAP_FILES: [&str; 5] = ["AGENTS.md", "SOUL.md", "USER.md", "TOOLS.md", "MEMORY.md"];

@@ -7,7 +7,8 @@
 //! appended since its load keeps them and adds its own after them, so
 //! neither turn is lost.
 
-use std::time::Duration;
+use crate::prelude::*;
+use core::time::Duration;
 
 use crate::error::AgentError;
 use crate::files::Files;
@@ -72,7 +73,7 @@ pub fn load(
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let parsed = std::str::from_utf8(line)
+        let parsed = core::str::from_utf8(line)
             .map_err(|_| "not UTF-8".to_string())
             .and_then(Message::from_json);
         match parsed {

@@ -2,6 +2,8 @@
 //! inside a UTF-8 sequence), complete events out. Linear in the bytes fed:
 //! each byte is searched for a newline once, however the stream is split.
 
+use crate::prelude::*;
+
 /// Refuse lines longer than this; a server that never sends a newline would
 /// otherwise grow the buffer without bound.
 const MAX_LINE: usize = 8 << 20;
@@ -44,7 +46,7 @@ impl Decoder {
             self.scanned += self.buf.len() - self.searched;
         }
         // Taken out so its lines can be borrowed while `self` takes them.
-        let mut buf = std::mem::take(&mut self.buf);
+        let mut buf = core::mem::take(&mut self.buf);
         let mut out = Vec::new();
         let mut start = 0;
         let mut from = self.searched;
@@ -53,7 +55,7 @@ impl Decoder {
             let line = &buf[start..end];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             let line =
-                std::str::from_utf8(line).map_err(|_| "stream is not valid UTF-8".to_string())?;
+                core::str::from_utf8(line).map_err(|_| "stream is not valid UTF-8".to_string())?;
             if let Some(ev) = self.line(line) {
                 out.push(ev);
             }
@@ -75,10 +77,10 @@ impl Decoder {
     /// counts (some servers close right after the last `data:` line).
     pub fn finish(&mut self) -> Result<Option<Event>, String> {
         if !self.buf.is_empty() {
-            let rest = std::mem::take(&mut self.buf);
+            let rest = core::mem::take(&mut self.buf);
             self.searched = 0;
             let line =
-                std::str::from_utf8(&rest).map_err(|_| "stream is not valid UTF-8".to_string())?;
+                core::str::from_utf8(&rest).map_err(|_| "stream is not valid UTF-8".to_string())?;
             let line = line.strip_suffix('\r').unwrap_or(line);
             if let Some(ev) = self.line(line) {
                 return Ok(Some(ev));
@@ -113,14 +115,14 @@ impl Decoder {
     }
 
     fn dispatch(&mut self) -> Option<Event> {
-        let event = std::mem::take(&mut self.event);
+        let event = core::mem::take(&mut self.event);
         if !self.has_data {
             return None;
         }
         self.has_data = false;
         Some(Event {
             event,
-            data: std::mem::take(&mut self.data),
+            data: core::mem::take(&mut self.data),
         })
     }
 }

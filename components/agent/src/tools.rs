@@ -1,7 +1,8 @@
 //! The tools seam: in the component it is the imported `wasiclaw:core/tools`
 //! interface, in tests a fake.
 
-use std::fmt;
+use crate::prelude::*;
+use core::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ToolSpec {

@@ -1,5 +1,6 @@
 //! Anthropic Messages API.
 
+use crate::prelude::*;
 use wasiclaw_json::Value;
 
 use super::openai::excerpt;

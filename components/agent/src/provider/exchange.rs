@@ -10,6 +10,7 @@ use crate::http::{
     is_retryable_status, millis, too_large, Clock, Http, HttpError, Request, Response, RetryPolicy,
     Timeouts,
 };
+use crate::prelude::*;
 use crate::sse;
 
 /// Model replies larger than this, streamed or not, are refused rather than
@@ -114,7 +115,7 @@ fn attempt(
     if !(200..300).contains(&resp.status) {
         let detail = resp
             .read_all(MAX_ERROR_BYTES)
-            .map(|b| error_detail(std::str::from_utf8(&b).unwrap_or("(binary body)")))
+            .map(|b| error_detail(core::str::from_utf8(&b).unwrap_or("(binary body)")))
             .unwrap_or_default();
         let why = format!("HTTP {}{detail}", resp.status);
         return Err(if is_retryable_status(resp.status) {

@@ -7,6 +7,7 @@ pub mod openai;
 
 pub use exchange::{complete, Sink, Transport, MAX_REPLY_BYTES};
 
+use crate::prelude::*;
 use wasiclaw_json::Value;
 
 use crate::http::Request;

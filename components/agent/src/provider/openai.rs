@@ -1,5 +1,6 @@
 //! OpenAI-compatible Chat Completions (OpenAI, Ollama, vLLM, llama.cpp, ...).
 
+use crate::prelude::*;
 use wasiclaw_json::Value;
 
 use super::{object_text, str_field, ChatRequest, Completion};

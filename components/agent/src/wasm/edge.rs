@@ -1,8 +1,6 @@
 //! `wasi:http/incoming-handler` for the edge build: reads the request,
 //! hands it to [`crate::edge`], and writes the JSON or SSE answer.
 
-use std::io::Write;
-
 use super::wasi::http::types::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
@@ -10,6 +8,8 @@ use super::wasi::io::streams::{OutputStream, StreamError};
 use super::{exports, stderr, wasi, with_platform, Component};
 use crate::agent::NoSink;
 use crate::edge::{self, Delta, Meta, Route, StreamSink};
+use crate::prelude::*;
+use crate::stdio::Output as _;
 
 const JSON: &str = "application/json";
 const WRITE_SIZE: usize = 4096;

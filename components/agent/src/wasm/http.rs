@@ -8,6 +8,7 @@ use super::wasi::http::types::{
 };
 use super::wasi::io::streams::{InputStream, StreamError};
 use crate::http::{nanos, split_url, Body, Http, HttpError, Request, Response, Timeouts};
+use crate::prelude::*;
 
 pub struct WasiHttp;
 

@@ -2,8 +2,6 @@
 //! work too but pull in wasi-libc's descriptor table, path resolution and
 //! buffered stdio, which together cost more than this whole module.
 
-use std::io;
-
 use super::wasi::filesystem::types::{
     Descriptor, DescriptorFlags, ErrorCode, OpenFlags, PathFlags,
 };
@@ -11,6 +9,10 @@ use super::wasi::io::streams::OutputStream;
 #[cfg(not(feature = "http-edge"))]
 use super::wasi::io::streams::{InputStream, StreamError};
 use crate::files::Files;
+use crate::prelude::*;
+#[cfg(not(feature = "http-edge"))]
+use crate::stdio::Input;
+use crate::stdio::Output;
 
 /// The preopened workspace directory, if there is one.
 pub struct WasiFiles {
@@ -128,21 +130,19 @@ impl Files for WasiFiles {
     }
 }
 
-/// stdout/stderr as `io::Write`: every write goes straight out (the CLI
-/// flushes per token anyway, so buffering would buy nothing).
+/// stdout/stderr: every write goes straight out (the CLI shows tokens as
+/// they stream, so buffering would buy nothing).
 pub struct Out(pub OutputStream);
 
-impl io::Write for Out {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = buf.len().min(4096);
-        self.0
-            .blocking_write_and_flush(&buf[..n])
-            .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+impl Output for Out {
+    fn put(&mut self, text: &str) {
+        // `blocking-write-and-flush` takes at most 4096 bytes per call. A
+        // closed stream ends the writing; there is nobody left to tell.
+        for chunk in text.as_bytes().chunks(4096) {
+            if self.0.blocking_write_and_flush(chunk).is_err() {
+                return;
+            }
+        }
     }
 }
 
@@ -150,20 +150,14 @@ impl io::Write for Out {
 pub struct In(pub InputStream);
 
 #[cfg(not(feature = "http-edge"))]
-impl io::Read for In {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl Input for In {
+    fn read_some(&mut self) -> Result<Vec<u8>, String> {
         loop {
-            match self.0.blocking_read(buf.len() as u64) {
-                Ok(b) if b.is_empty() && !buf.is_empty() => continue,
-                Ok(b) => {
-                    let n = b.len().min(buf.len());
-                    buf[..n].copy_from_slice(&b[..n]);
-                    return Ok(n);
-                }
-                Err(StreamError::Closed) => return Ok(0),
-                Err(StreamError::LastOperationFailed(_)) => {
-                    return Err(io::Error::from(io::ErrorKind::Other))
-                }
+            match self.0.blocking_read(16 << 10) {
+                Ok(b) if b.is_empty() => continue,
+                Ok(b) => return Ok(b),
+                Err(StreamError::Closed) => return Ok(Vec::new()),
+                Err(StreamError::LastOperationFailed(_)) => return Err("I/O error".to_string()),
             }
         }
     }

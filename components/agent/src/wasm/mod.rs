@@ -5,15 +5,14 @@ mod edge;
 mod http;
 mod io;
 
-#[cfg(not(feature = "http-edge"))]
-use std::io::BufReader;
-use std::io::Write;
-use std::time::Duration;
+use core::time::Duration;
 
 #[cfg(not(feature = "http-edge"))]
 use crate::app::Io;
 use crate::app::{self, Platform};
 use crate::error::AgentError;
+use crate::prelude::*;
+use crate::stdio::Output as _;
 use crate::tools::{ToolError, ToolSpec, Tools};
 
 #[cfg(not(feature = "http-edge"))]
@@ -144,7 +143,7 @@ impl exports::wasi::cli::run::Guest for Component {
             let mut io = Io {
                 stdout: &mut io::Out(wasi::cli::stdout::get_stdout()),
                 stderr: &mut stderr(),
-                stdin: &mut BufReader::new(io::In(wasi::cli::stdin::get_stdin())),
+                stdin: &mut io::In(wasi::cli::stdin::get_stdin()),
                 stdin_is_terminal: wasi::cli::terminal_stdin::get_terminal_stdin().is_some(),
             };
             let live = wasi::cli::terminal_stdout::get_terminal_stdout().is_some();
@@ -191,3 +190,16 @@ impl wit_agent::Guest for Component {
 }
 
 export!(Component);
+
+#[global_allocator]
+static ALLOC: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    // SAFETY: wasm32-unknown-unknown without the atomics feature has one thread.
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
+/// Panics abort without formatting their message: nobody could read it, and
+/// the formatting would cost bytes (the loop never panics on input; a panic
+/// is a bug, and the host reports the trap).
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
