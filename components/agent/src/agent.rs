@@ -107,11 +107,7 @@ pub fn run_turn(
         }
         for call in &c.tool_calls {
             out.tool_calls += 1;
-            (env.log)(&format!(
-                "[tool] {} {}",
-                call.name,
-                log_args(&call.arguments)
-            ));
+            (env.log)(&cat!("[tool] ", call.name, " ", log_args(&call.arguments)));
             let (content, is_error) = execute(env.tools, call);
             history.push(Message::tool_result(call, content, is_error));
         }
@@ -140,7 +136,7 @@ fn execute(tools: &mut dyn Tools, call: &ToolCall) -> (String, bool) {
         Ok(args) => args,
         Err(why) => {
             let text = clip(&call.arguments, MAX_LOG_ARGS);
-            return (format!("error: invalid arguments: {why}: {text}"), true);
+            return (cat!("error: invalid arguments: ", why, ": ", text), true);
         }
     };
     match tools.call(&call.name, &args.to_json()) {
@@ -152,11 +148,11 @@ fn execute(tools: &mut dyn Tools, call: &ToolCall) -> (String, bool) {
                 }
                 let total = text.len();
                 text.truncate(cut);
-                text.push_str(&format!("\n[... truncated: {total} bytes in total]"));
+                text.push_str(&cat!("\n[... truncated: ", total, " bytes in total]"));
             }
             (text, false)
         }
-        Err(e) => (e.to_string(), true),
+        Err(e) => (e.message(), true),
     }
 }
 
@@ -176,8 +172,10 @@ fn log_args(args: &str) -> String {
 }
 
 fn clip(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
+    let head = wasiclaw_json::text::prefix_chars(s, max);
+    if head.len() < s.len() {
+        cat!(head, "...")
+    } else {
+        s.to_string()
     }
 }

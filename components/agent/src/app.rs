@@ -3,7 +3,6 @@
 //! are tested natively.
 
 use core::cell::RefCell;
-use core::fmt;
 
 use crate::agent::{self, Env, Sink};
 use crate::cli::{self, Command, RunArgs};
@@ -45,17 +44,17 @@ pub fn load_config(
 ) -> Result<Config, AgentError> {
     let name = config::CONFIG_FILE;
     let text = match files.read(name) {
-        Ok(Some(b)) => Some(
-            String::from_utf8(b).map_err(|_| AgentError::Config(format!("{name}: not UTF-8")))?,
-        ),
+        Ok(Some(b)) => {
+            Some(String::from_utf8(b).map_err(|_| AgentError::Config(cat!(name, ": not UTF-8")))?)
+        }
         Ok(None) => None,
-        Err(e) => return Err(AgentError::Config(format!("cannot read {name}: {e}"))),
+        Err(e) => return Err(AgentError::Config(cat!("cannot read ", name, ": ", e))),
     };
     config::resolve(text.as_deref(), env, flags)
 }
 
-fn error_line(io: &mut Io, msg: &dyn fmt::Display) {
-    let _ = writeln!(io.stderr, "wasiclaw: error: {msg}");
+fn error_line(io: &mut Io, msg: &str) {
+    io.stderr.put(&cat!("wasiclaw: error: ", msg, "\n"));
 }
 
 /// Runs the program with stdout treated as a pipe (see [`main_on`]).
@@ -72,26 +71,26 @@ pub fn main_on(args: &[String], p: &mut Platform, io: &mut Io, stdout_is_termina
             return EXIT_OK;
         }
         Ok(Command::Version) => {
-            let _ = writeln!(io.stdout, "wasiclaw {}", cli::VERSION);
+            io.stdout.put(&cat!("wasiclaw ", cli::VERSION, "\n"));
             return EXIT_OK;
         }
         Ok(Command::Run(run)) => run,
         Err(msg) => {
-            error_line(io, &format_args!("{msg} (see --help)"));
+            error_line(io, &cat!(msg, " (see --help)"));
             return EXIT_USAGE;
         }
     };
     let workspace = match p.workspace {
         Ok(w) => w,
         Err(ref e) => {
-            error_line(io, &AgentError::Config(e.clone()));
+            error_line(io, &AgentError::Config(e.clone()).message());
             return EXIT_ERROR;
         }
     };
     let cfg = match load_config(p.files, p.env, &run.overrides) {
         Ok(c) => c,
         Err(e) => {
-            error_line(io, &e);
+            error_line(io, &e.message());
             return EXIT_ERROR;
         }
     };
@@ -100,7 +99,7 @@ pub fn main_on(args: &[String], p: &mut Platform, io: &mut Io, stdout_is_termina
         None if !io.stdin_is_terminal => match stdio::read_to_string(io.stdin) {
             Ok(text) => Some(text),
             Err(e) => {
-                error_line(io, &format_args!("cannot read the message from stdin: {e}"));
+                error_line(io, &cat!("cannot read the message from stdin: ", e));
                 return EXIT_ERROR;
             }
         },
@@ -110,7 +109,7 @@ pub fn main_on(args: &[String], p: &mut Platform, io: &mut Io, stdout_is_termina
         Some(m) if m.trim().is_empty() => {
             error_line(
                 io,
-                &"the message is empty (pass -m TEXT or pipe it on stdin; see --help)",
+                "the message is empty (pass -m TEXT or pipe it on stdin; see --help)",
             );
             EXIT_USAGE
         }
@@ -132,14 +131,17 @@ pub fn main_on(args: &[String], p: &mut Platform, io: &mut Io, stdout_is_termina
 }
 
 fn chat(cfg: &Config, p: &mut Platform, ws: &str, io: &mut Io, run: &RunArgs, live: bool) -> i32 {
-    let _ = writeln!(
-        io.stderr,
-        "wasiclaw {} - {} {} - session '{}' (/exit to quit)",
+    io.stderr.put(&cat!(
+        "wasiclaw ",
         cli::VERSION,
+        " - ",
         cfg.endpoint.kind.name(),
+        " ",
         cfg.model,
-        run.session
-    );
+        " - session '",
+        run.session,
+        "' (/exit to quit)\n"
+    ));
     let mut lines = Lines::new(&mut *io.stdin);
     loop {
         io.stderr.put("you> ");
@@ -147,7 +149,8 @@ fn chat(cfg: &Config, p: &mut Platform, ws: &str, io: &mut Io, run: &RunArgs, li
             Ok(Some(line)) => line,
             Ok(None) => return EXIT_OK,
             Err(e) => {
-                let _ = writeln!(io.stderr, "wasiclaw: error: cannot read stdin: {e}");
+                io.stderr
+                    .put(&cat!("wasiclaw: error: cannot read stdin: ", e, "\n"));
                 return EXIT_ERROR;
             }
         };
@@ -177,7 +180,7 @@ fn turn(
 ) -> Result<(), ()> {
     let err = RefCell::new(stderr);
     let mut log = |line: &str| {
-        let _ = writeln!(err.borrow_mut(), "{line}");
+        put_shared(&err, &cat!(line, "\n"));
     };
     let mut sink = CliSink {
         out: stdout,
@@ -199,10 +202,19 @@ fn turn(
         if sink.open {
             sink.out.put("\n");
         }
-        let _ = writeln!(err.borrow_mut(), "wasiclaw: error: {e}");
+        put_shared(&err, &cat!("wasiclaw: error: ", e, "\n"));
         return Err(());
     }
     Ok(())
+}
+
+/// Writes to stderr shared by the log and the sink. `try_borrow_mut`: the
+/// two never write at once, and `borrow_mut`'s panic path would link
+/// `core::fmt` into the component.
+fn put_shared(err: &RefCell<&mut (dyn Output + '_)>, text: &str) {
+    if let Ok(mut e) = err.try_borrow_mut() {
+        e.put(text);
+    }
 }
 
 /// Reply text for the terminal or for a pipe. On a terminal, text is shown
@@ -254,7 +266,7 @@ impl Sink for CliSink<'_, '_, '_> {
             self.show(&text);
             self.show("\n");
         } else if !text.is_empty() {
-            let _ = writeln!(self.err.borrow_mut(), "{text}");
+            put_shared(self.err, &cat!(text, "\n"));
         }
     }
 }

@@ -98,7 +98,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
         let value = |name: &str| -> Result<String, String> {
             item.value
                 .map(str::to_string)
-                .ok_or_else(|| format!("{name} needs a value"))
+                .ok_or_else(|| cat!(name, " needs a value"))
         };
         match flag {
             "-h" | "--help" => return Ok(Command::Help),
@@ -119,7 +119,7 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
                 let v = value(flag)?;
                 run.overrides.provider =
                     Some(ProviderKind::parse(&v).ok_or_else(|| {
-                        format!("unknown provider '{v}' (use openai or anthropic)")
+                        cat!("unknown provider '", v, "' (use openai or anthropic)")
                     })?);
             }
             "--max-iterations" => {
@@ -127,17 +127,19 @@ pub fn parse_args(args: &[String]) -> Result<Command, String> {
                 match wasiclaw_json::parse_u64(&v).map(u32::try_from) {
                     Some(Ok(n)) if n >= 1 => run.overrides.max_iterations = Some(n),
                     _ => {
-                        return Err(format!(
-                            "--max-iterations needs a positive integer, got '{v}'"
+                        return Err(cat!(
+                            "--max-iterations needs a positive integer, got '",
+                            v,
+                            "'"
                         ))
                     }
                 }
             }
             "--no-stream" if !inline => run.overrides.no_stream = true,
             _ if flag.starts_with('-') && flag.len() > 1 => {
-                return Err(format!("unknown option '{flag}'"))
+                return Err(cat!("unknown option '", flag, "'"))
             }
-            _ => return Err(format!("unexpected argument '{arg}' (did you mean -m?)")),
+            _ => return Err(cat!("unexpected argument '", arg, "' (did you mean -m?)")),
         }
     }
     Ok(Command::Run(run))

@@ -57,14 +57,14 @@ struct ProviderSection {
 }
 
 fn bad(msg: String) -> AgentError {
-    AgentError::Config(format!("{CONFIG_FILE}: {msg}"))
+    AgentError::Config(cat!(CONFIG_FILE, ": ", msg))
 }
 
 fn file_str(v: &Value, key: &str) -> Result<Option<String>, AgentError> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Str(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(bad(format!("\"{key}\" must be a string"))),
+        Some(_) => Err(bad(cat!("\"", key, "\" must be a string"))),
     }
 }
 
@@ -73,7 +73,7 @@ fn file_num(v: &Value, key: &str, min: u64) -> Result<Option<u64>, AgentError> {
         None | Some(Value::Null) => Ok(None),
         Some(n) => match n.as_u64() {
             Some(n) if n >= min && n <= u64::from(u32::MAX) => Ok(Some(n)),
-            _ => Err(bad(format!("\"{key}\" must be an integer >= {min}"))),
+            _ => Err(bad(cat!("\"", key, "\" must be an integer >= ", min))),
         },
     }
 }
@@ -85,12 +85,12 @@ fn section(v: &Value, key: &str) -> Result<ProviderSection, AgentError> {
             base_url: file_str(s, "baseUrl")?,
             api_key: file_str(s, "apiKey")?,
         }),
-        Some(_) => Err(bad(format!("\"{key}\" must be an object"))),
+        Some(_) => Err(bad(cat!("\"", key, "\" must be an object"))),
     }
 }
 
 fn parse_file(text: &str) -> Result<FileConfig, AgentError> {
-    let v = wasiclaw_json::parse(text).map_err(|e| bad(e.to_string()))?;
+    let v = wasiclaw_json::parse(text).map_err(|e| bad(e.message()))?;
     if v.as_object().is_none() {
         return Err(bad("the top level must be an object".into()));
     }
@@ -144,8 +144,11 @@ pub fn resolve(
     let kind = match (flags.provider, named) {
         (Some(k), _) => k,
         (None, Some((p, from))) => ProviderKind::parse(p.trim()).ok_or_else(|| {
-            AgentError::Config(format!(
-                "{from}: unknown provider '{p}' (use openai or anthropic)"
+            AgentError::Config(cat!(
+                from,
+                ": unknown provider '",
+                p,
+                "' (use openai or anthropic)"
             ))
         })?,
         (None, None) => {
@@ -175,9 +178,11 @@ pub fn resolve(
     // The hosted APIs always need a key, the guest's own or one the host
     // adds; local servers (Ollama, mocks) do not.
     if !keyed(kind, key.clone()) && base_url.trim_end_matches('/') == default_url {
-        return Err(AgentError::Config(format!(
-            "{} is not set (needed for {default_url})",
-            kind.key_env()
+        return Err(AgentError::Config(cat!(
+            kind.key_env(),
+            " is not set (needed for ",
+            default_url,
+            ")"
         )));
     }
     crate::http::split_url(&base_url).map_err(AgentError::Config)?;

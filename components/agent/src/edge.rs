@@ -9,7 +9,6 @@
 //! conversation therefore do not duplicate it.
 
 use crate::prelude::*;
-use core::fmt::Write as _;
 
 use wasiclaw_json::{parse, quote, Value};
 
@@ -92,11 +91,11 @@ pub fn parse_request(body: &[u8], header_session: Option<&str>) -> Result<ChatRe
     if body.len() > MAX_BODY {
         return Err(BadRequest {
             status: 413,
-            message: format!("request body larger than {MAX_BODY} bytes"),
+            message: cat!("request body larger than ", MAX_BODY, " bytes"),
         });
     }
     let text = core::str::from_utf8(body).map_err(|_| bad("request body is not UTF-8"))?;
-    let v = parse(text).map_err(|e| bad(format!("request body is not valid JSON: {e}")))?;
+    let v = parse(text).map_err(|e| bad(cat!("request body is not valid JSON: ", e)))?;
     if v.as_object().is_none() {
         return Err(bad("request body must be a JSON object"));
     }
@@ -138,10 +137,12 @@ pub fn parse_request(body: &[u8], header_session: Option<&str>) -> Result<ChatRe
 
 /// `{"error":{"message":..,"type":..}}`, the shape OpenAI clients parse.
 pub fn error_body(message: &str, kind: &str) -> String {
-    format!(
-        "{{\"error\":{{\"message\":{},\"type\":{}}}}}",
+    cat!(
+        "{\"error\":{\"message\":",
         quote(message),
-        quote(kind)
+        ",\"type\":",
+        quote(kind),
+        "}}"
     )
 }
 
@@ -169,32 +170,41 @@ pub struct Meta<'a> {
 
 impl Meta<'_> {
     fn head(&self, object: &str) -> String {
-        format!(
-            "{{\"id\":{},\"object\":\"{object}\",\"created\":{},\"model\":{},",
+        cat!(
+            "{\"id\":",
             quote(self.id),
+            ",\"object\":\"",
+            object,
+            "\",\"created\":",
             self.created,
-            quote(self.model)
+            ",\"model\":",
+            quote(self.model),
+            ","
         )
     }
 }
 
 fn usage_json(out: &mut String, r: &TurnOutput) {
     let (p, c) = (r.usage.input_tokens, r.usage.output_tokens);
-    let _ = write!(
-        out,
-        "\"usage\":{{\"prompt_tokens\":{p},\"completion_tokens\":{c},\"total_tokens\":{}}}",
-        p + c
-    );
+    out.push_str(&cat!(
+        "\"usage\":{\"prompt_tokens\":",
+        p,
+        ",\"completion_tokens\":",
+        c,
+        ",\"total_tokens\":",
+        p + c,
+        "}"
+    ));
 }
 
 /// The non-streaming `chat.completion` object.
 pub fn completion_body(meta: &Meta, reply: &TurnOutput) -> String {
     let mut out = meta.head("chat.completion");
-    let _ = write!(
-        out,
-        "\"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assistant\",\"content\":{}}},\"finish_reason\":\"stop\"}}],",
-        quote(&reply.text)
-    );
+    out.push_str(&cat!(
+        "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":",
+        quote(&reply.text),
+        "},\"finish_reason\":\"stop\"}],"
+    ));
     usage_json(&mut out, reply);
     out.push('}');
     out
@@ -219,11 +229,11 @@ pub fn chunk_event(meta: &Meta, delta: Delta) -> String {
             out.push_str("{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]")
         }
         Delta::Content(t) => {
-            let _ = write!(
-                out,
-                "{{\"content\":{}}},\"finish_reason\":null}}]",
-                quote(t)
-            );
+            out.push_str(&cat!(
+                "{\"content\":",
+                quote(t),
+                "},\"finish_reason\":null}]"
+            ));
         }
         Delta::Stop(r) => {
             out.push_str("{},\"finish_reason\":\"stop\"}],");
@@ -235,7 +245,7 @@ pub fn chunk_event(meta: &Meta, delta: Delta) -> String {
 }
 
 pub fn error_event(message: &str, kind: &str) -> String {
-    format!("data: {}\n\n", error_body(message, kind))
+    cat!("data: ", error_body(message, kind), "\n\n")
 }
 
 pub const DONE_EVENT: &str = "data: [DONE]\n\n";

@@ -23,18 +23,35 @@ pub fn one_line(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
 }
 
+impl AgentError {
+    /// The one-line text the CLI prints after `wasiclaw: error: `.
+    pub fn message(&self) -> String {
+        let (kind, m) = match self {
+            AgentError::Config(m) => ("config: ", m),
+            AgentError::Http(m) => ("http: ", m),
+            AgentError::Provider(m) => ("provider: ", m),
+            AgentError::Session(m) => ("session: ", m),
+            AgentError::MaxIterations(n) => {
+                return cat!(
+                    "max iterations: the model was still calling tools after ",
+                    n,
+                    " iterations (session saved)"
+                )
+            }
+        };
+        cat!(kind, one_line(m))
+    }
+}
+
 impl fmt::Display for AgentError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AgentError::Config(m) => write!(f, "config: {}", one_line(m)),
-            AgentError::Http(m) => write!(f, "http: {}", one_line(m)),
-            AgentError::Provider(m) => write!(f, "provider: {}", one_line(m)),
-            AgentError::Session(m) => write!(f, "session: {}", one_line(m)),
-            AgentError::MaxIterations(n) => write!(
-                f,
-                "max iterations: the model was still calling tools after {n} iterations (session saved)"
-            ),
-        }
+        f.write_str(&self.message())
+    }
+}
+
+impl wasiclaw_json::text::Piece for AgentError {
+    fn add_to(&self, out: &mut String) {
+        out.push_str(&self.message());
     }
 }
 

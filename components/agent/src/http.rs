@@ -66,7 +66,7 @@ impl Response {
 
 /// A reply over `limit` bytes: not transient, so never retried.
 pub fn too_large(limit: usize) -> HttpError {
-    HttpError::Other(format!("the reply is larger than {limit} bytes"))
+    HttpError::Other(cat!("the reply is larger than ", limit, " bytes"))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,13 +87,25 @@ impl HttpError {
     }
 }
 
+impl HttpError {
+    pub fn message(&self) -> String {
+        match self {
+            HttpError::Connect(m) => cat!("connection failed: ", m),
+            HttpError::Timeout(m) => cat!("timed out: ", m),
+            HttpError::Other(m) => m.clone(),
+        }
+    }
+}
+
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HttpError::Connect(m) => write!(f, "connection failed: {m}"),
-            HttpError::Timeout(m) => write!(f, "timed out: {m}"),
-            HttpError::Other(m) => f.write_str(m),
-        }
+        f.write_str(&self.message())
+    }
+}
+
+impl wasiclaw_json::text::Piece for HttpError {
+    fn add_to(&self, out: &mut String) {
+        out.push_str(&self.message());
     }
 }
 
@@ -171,12 +183,12 @@ pub fn split_url(url: &str) -> Result<UrlParts<'_>, String> {
     } else if let Some(r) = url.strip_prefix("http://") {
         (false, r)
     } else {
-        return Err(format!("unsupported URL (need http:// or https://): {url}"));
+        return Err(cat!("unsupported URL (need http:// or https://): ", url));
     };
     let cut = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(cut);
+    let (authority, path) = rest.split_at_checked(cut).unwrap_or((rest, ""));
     if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
-        return Err(format!("invalid host in URL: {url}"));
+        return Err(cat!("invalid host in URL: ", url));
     }
     Ok(UrlParts {
         https,

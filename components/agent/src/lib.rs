@@ -15,10 +15,10 @@ extern crate alloc;
 /// `alloc` names for modules that must also build without std (the component).
 mod prelude {
     pub use alloc::boxed::Box;
-    pub use alloc::format;
     pub use alloc::string::{String, ToString};
     pub use alloc::vec;
     pub use alloc::vec::Vec;
+    pub use wasiclaw_json::cat;
 }
 
 pub mod agent;

@@ -109,7 +109,7 @@ impl Message {
 
     /// Parses one JSONL line; `Err` names what is wrong with it.
     pub fn from_json(line: &str) -> Result<Message, String> {
-        let v = wasiclaw_json::parse(line).map_err(|e| e.to_string())?;
+        let v = wasiclaw_json::parse(line).map_err(|e| e.message())?;
         let role = match v.get("role").and_then(Value::as_str) {
             Some("user") => Role::User,
             Some("assistant") => Role::Assistant,
@@ -120,7 +120,7 @@ impl Message {
             match v.get(key) {
                 None | Some(Value::Null) => Ok(String::new()),
                 Some(Value::Str(s)) => Ok(s.clone()),
-                Some(_) => Err(format!("\"{key}\" is not a string")),
+                Some(_) => Err(cat!("\"", key, "\" is not a string")),
             }
         };
         let mut msg = Message::new(role, text("content")?);

@@ -3,6 +3,7 @@
 
 use crate::files::Files;
 use crate::prelude::*;
+use wasiclaw_json::text::push_padded;
 
 /// Read in this order when present; each shapes a different part of the agent.
 pub const BOOTSTRAP_FILES: [&str; 5] = ["AGENTS.md", "SOUL.md", "USER.md", "TOOLS.md", "MEMORY.md"];
@@ -64,9 +65,19 @@ pub fn format_utc(unix: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
-    )
+    // `{year:04}-{month:02}-{day:02} {hh:02}:{mm:02} UTC` without core::fmt;
+    // from u64 seconds every part is non-negative.
+    let mut out = String::with_capacity(20);
+    push_padded(&mut out, year.unsigned_abs(), 4);
+    for (sep, n) in [
+        ('-', month.unsigned_abs()),
+        ('-', day.unsigned_abs()),
+        (' ', secs / 3600),
+        (':', secs % 3600 / 60),
+    ] {
+        out.push(sep);
+        push_padded(&mut out, n, 2);
+    }
+    out.push_str(" UTC");
+    out
 }

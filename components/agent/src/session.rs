@@ -9,6 +9,7 @@
 
 use crate::prelude::*;
 use core::time::Duration;
+use wasiclaw_json::text::hex;
 
 use crate::error::AgentError;
 use crate::files::Files;
@@ -20,11 +21,19 @@ pub use wasiclaw_contract::DEFAULT_SESSION;
 /// Checks a session name (`default` when empty); the rule is the contract's,
 /// so the hosts lock and meter the session the guest will use.
 pub fn validate_name(name: &str) -> Result<&str, String> {
-    wasiclaw_contract::validate_session(name).map_err(|e| e.to_string())
+    wasiclaw_contract::validate_session(name).map_err(|e| {
+        cat!(
+            "invalid session name '",
+            e.0,
+            "' (",
+            wasiclaw_contract::SessionNameError::RULE,
+            ")"
+        )
+    })
 }
 
 pub fn path(name: &str) -> String {
-    format!("sessions/{name}.jsonl")
+    cat!("sessions/", name, ".jsonl")
 }
 
 /// The session file as a turn loaded it: a save compares the file against
@@ -66,7 +75,7 @@ pub fn load(
     let bytes = match files.read(&p) {
         Ok(Some(b)) => b,
         Ok(None) => return Ok((Vec::new(), Base::default())),
-        Err(e) => return Err(AgentError::Session(format!("cannot read {p}: {e}"))),
+        Err(e) => return Err(AgentError::Session(cat!("cannot read ", p, ": ", e))),
     };
     let mut out = Vec::new();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -78,9 +87,14 @@ pub fn load(
             .and_then(Message::from_json);
         match parsed {
             Ok(m) => out.push(m),
-            Err(e) => warn(&format!(
-                "wasiclaw: warning: {p} line {}: {e}; line skipped",
-                i + 1
+            Err(e) => warn(&cat!(
+                "wasiclaw: warning: ",
+                p,
+                " line ",
+                i + 1,
+                ": ",
+                e,
+                "; line skipped"
             )),
         }
     }
@@ -152,8 +166,8 @@ pub fn save(
 ) -> Result<(), AgentError> {
     files
         .create_dir("sessions")
-        .map_err(|e| AgentError::Session(format!("cannot create sessions: {e}")))?;
-    let lock = format!("sessions/.{name}.jsonl.lock");
+        .map_err(|e| AgentError::Session(cat!("cannot create sessions: ", e)))?;
+    let lock = cat!("sessions/.", name, ".jsonl.lock");
     take_lock(files, clock, &lock)?;
     let saved = save_locked(files, name, loaded, new, base);
     let _ = files.remove(&lock);
@@ -166,7 +180,7 @@ const LOCK_PATIENCE: Duration = Duration::from_secs(3);
 const LOCK_POLL: Duration = Duration::from_millis(20);
 
 fn take_lock(files: &mut dyn Files, clock: &mut dyn Clock, lock: &str) -> Result<(), AgentError> {
-    let err = |e: String| AgentError::Session(format!("cannot lock {lock}: {e}"));
+    let err = |e: String| AgentError::Session(cat!("cannot lock ", lock, ": ", e));
     let tries = LOCK_PATIENCE.as_millis() / LOCK_POLL.as_millis();
     for _ in 0..tries {
         if files.create_new(lock).map_err(err)? {
@@ -188,8 +202,9 @@ fn save_locked(
     new: &[Message],
     base: &Base,
 ) -> Result<(), AgentError> {
-    let err =
-        |what: &str, p: &str, e: String| AgentError::Session(format!("cannot {what} {p}: {e}"));
+    let err = |what: &str, p: &str, e: String| {
+        AgentError::Session(cat!("cannot ", what, " ", p, ": ", e))
+    };
     let target = path(name);
     let now = files
         .read(&target)
@@ -199,8 +214,9 @@ fn save_locked(
     if now.len() != base.len || fnv1a(&now) != base.hash {
         let appended = now.len() > base.len && fnv1a(&now[..base.len]) == base.hash;
         if !appended && !now.starts_with(&text) {
-            return Err(AgentError::Session(format!(
-                "{target} was replaced while this turn ran, so this turn was not saved"
+            return Err(AgentError::Session(cat!(
+                target,
+                " was replaced while this turn ran, so this turn was not saved"
             )));
         }
         text = now;
@@ -210,7 +226,7 @@ fn save_locked(
     }
     text.extend_from_slice(&lines(new));
     // A name of its own per write: concurrent saves never share a temp file.
-    let tmp = format!("sessions/.{name}.jsonl.{:016x}.tmp", fnv1a(&text));
+    let tmp = cat!("sessions/.", name, ".jsonl.", hex(fnv1a(&text), 16), ".tmp");
     if let Err(e) = files.write(&tmp, &text) {
         let _ = files.remove(&tmp);
         return Err(err("write", &tmp, e));

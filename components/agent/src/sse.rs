@@ -68,7 +68,7 @@ impl Decoder {
         self.searched = buf.len();
         self.buf = buf;
         if self.buf.len() > MAX_LINE {
-            return Err(format!("stream line longer than {MAX_LINE} bytes"));
+            return Err(cat!("stream line longer than ", MAX_LINE, " bytes"));
         }
         Ok(out)
     }

@@ -2,23 +2,13 @@
 //! `wasi:cli` streams (`wasm/io.rs`); std builds (tests, the WAMR module) get
 //! them from any `std::io::Write` / `std::io::Read` through the impls below.
 
-use core::fmt;
-
 use crate::prelude::*;
 
 /// stdout or stderr: text that goes out as it is written (no buffering, so
-/// nothing waits for a flush).
+/// nothing waits for a flush). Text is built with `cat!`, not `write!`: the
+/// component links no `core::fmt`.
 pub trait Output {
     fn put(&mut self, text: &str);
-
-    /// What `write!` and `writeln!` call.
-    fn write_fmt(&mut self, args: fmt::Arguments) -> fmt::Result {
-        match args.as_str() {
-            Some(s) => self.put(s),
-            None => self.put(&alloc::fmt::format(args)),
-        }
-        Ok(())
-    }
 }
 
 /// stdin, read in whatever pieces arrive.

@@ -21,9 +21,9 @@ pub enum ToolError {
     Failed(String),
 }
 
-/// The text the model sees for a failed call, e.g. `error: denied: ...`.
-impl fmt::Display for ToolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ToolError {
+    /// The text the model sees for a failed call, e.g. `error: denied: ...`.
+    pub fn message(&self) -> String {
         let (kind, msg) = match self {
             ToolError::UnknownTool(m) => ("unknown tool", m),
             ToolError::InvalidArguments(m) => ("invalid arguments", m),
@@ -31,7 +31,13 @@ impl fmt::Display for ToolError {
             ToolError::NotFound(m) => ("not found", m),
             ToolError::Failed(m) => ("failed", m),
         };
-        write!(f, "error: {kind}: {msg}")
+        cat!("error: ", kind, ": ", msg)
+    }
+}
+
+impl fmt::Display for ToolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }
 

@@ -11,13 +11,15 @@ const MAX_NAME: usize = 64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionNameError<'a>(pub &'a str);
 
+impl SessionNameError<'_> {
+    /// The rule the message quotes, for guests that build the message
+    /// without `core::fmt`: `invalid session name 'NAME' (RULE)`.
+    pub const RULE: &'static str = "use up to 64 of A-Z a-z 0-9 . _ -, not starting with '.'";
+}
+
 impl fmt::Display for SessionNameError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid session name '{}' (use up to {MAX_NAME} of A-Z a-z 0-9 . _ -, not starting with '.')",
-            self.0
-        )
+        write!(f, "invalid session name '{}' ({})", self.0, Self::RULE)
     }
 }
 

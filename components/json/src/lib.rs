@@ -10,12 +10,18 @@
 extern crate alloc;
 
 mod parse;
+pub mod text;
 mod value;
 mod write;
 
 pub use parse::{parse, Error, MAX_DEPTH};
 pub use value::{parse_u64, Map, Number, Value};
 pub use write::{quote, write_escaped};
+
+/// For [`cat!`]: the expansion names `String` through the crate, so callers
+/// need no import of their own.
+#[doc(hidden)]
+pub use alloc::string::String as __String;
 
 #[cfg(test)]
 mod tests;

@@ -17,9 +17,22 @@ pub struct Error {
     pub msg: &'static str,
 }
 
+impl Error {
+    /// `invalid JSON at byte POS: MSG`, built without `core::fmt`.
+    pub fn message(&self) -> String {
+        crate::cat!("invalid JSON at byte ", self.pos, ": ", self.msg)
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid JSON at byte {}: {}", self.pos, self.msg)
+        f.write_str(&self.message())
+    }
+}
+
+impl crate::text::Piece for Error {
+    fn add_to(&self, out: &mut String) {
+        out.push_str(&self.message());
     }
 }
 

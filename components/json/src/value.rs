@@ -349,15 +349,16 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 }
 
 macro_rules! from_int {
-    ($($t:ty),*) => {$(
+    ($text:path: $($t:ty as $wide:ty),*) => {$(
         impl From<$t> for Value {
             fn from(n: $t) -> Self {
-                Value::Num(Number(crate::write::int_text(n as i128)))
+                Value::Num(Number($text(n as $wide)))
             }
         }
     )*};
 }
-from_int!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
+from_int!(crate::write::uint_text: u8 as u64, u16 as u64, u32 as u64, u64 as u64, usize as u64);
+from_int!(crate::write::int_text: i8 as i64, i16 as i64, i32 as i64, i64 as i64, isize as i64);
 
 impl From<f64> for Value {
     /// Non-finite floats have no JSON form and become `null`.

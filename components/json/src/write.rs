@@ -1,26 +1,18 @@
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::fmt;
 
 use crate::Value;
 
 /// Decimal text of an integer without going through `core::fmt`.
-pub(crate) fn int_text(n: i128) -> String {
-    let mut digits = Vec::with_capacity(40);
-    let neg = n < 0;
-    let mut m = n.unsigned_abs();
-    loop {
-        digits.push(b'0' + (m % 10) as u8);
-        m /= 10;
-        if m == 0 {
-            break;
-        }
-    }
-    let mut s = String::with_capacity(digits.len() + 1);
-    if neg {
-        s.push('-');
-    }
-    s.extend(digits.iter().rev().map(|&d| d as char));
+pub(crate) fn int_text(n: i64) -> String {
+    let mut s = String::new();
+    crate::text::push_i64(&mut s, n);
+    s
+}
+
+pub(crate) fn uint_text(n: u64) -> String {
+    let mut s = String::new();
+    crate::text::push_u64(&mut s, n);
     s
 }
 

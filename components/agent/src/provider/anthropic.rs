@@ -14,7 +14,7 @@ pub fn request_body(req: &ChatRequest) -> String {
     w.open('{')
         .field("model", req.model)
         .key("max_tokens")
-        .raw(&req.max_tokens.to_string());
+        .raw(&cat!(req.max_tokens));
     if !req.system.is_empty() {
         w.field("system", req.system);
     }
@@ -107,7 +107,7 @@ fn api_error(v: &Value) -> Option<String> {
     }
     let e = v.get("error");
     let msg = e.and_then(|e| e.get("message")).and_then(Value::as_str);
-    Some(format!("provider error: {}", msg.unwrap_or("(no message)")))
+    Some(cat!("provider error: ", msg.unwrap_or("(no message)")))
 }
 
 fn add_usage(into: &mut Usage, u: &Value) {
@@ -130,7 +130,7 @@ fn add_usage(into: &mut Usage, u: &Value) {
 }
 
 pub fn parse_reply(body: &str) -> Result<Completion, String> {
-    from_value(&wasiclaw_json::parse(body).map_err(|e| e.to_string())?)
+    from_value(&wasiclaw_json::parse(body).map_err(|e| e.message())?)
 }
 
 pub fn from_value(v: &Value) -> Result<Completion, String> {
@@ -183,14 +183,14 @@ pub struct Stream {
 
 impl Stream {
     pub fn on_event(&mut self, ev: &Event, on_text: &mut dyn FnMut(&str)) -> Result<(), String> {
-        let v = wasiclaw_json::parse(&ev.data)
-            .map_err(|e| format!("{e} in event {}", excerpt(&ev.data)))?;
+        let v =
+            wasiclaw_json::parse(&ev.data).map_err(|e| cat!(e, " in event ", excerpt(&ev.data)))?;
         if let Some(e) = api_error(&v) {
             return Err(e);
         }
         let kind = v.get("type").and_then(Value::as_str).unwrap_or(&ev.event);
         if self.done && kind != "ping" {
-            return Err(format!("{kind} after message_stop"));
+            return Err(cat!(kind, " after message_stop"));
         }
         let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
         match kind {
@@ -233,7 +233,7 @@ impl Stream {
                         let part = str_field(d, "partial_json", "input_json_delta")?;
                         match self.blocks.iter_mut().rev().find(|(i, _)| *i == index) {
                             Some((_, Block::Tool { json, .. })) => json.push_str(part),
-                            _ => return Err(format!("input_json_delta for unknown block {index}")),
+                            _ => return Err(cat!("input_json_delta for unknown block ", index)),
                         }
                     }
                     _ => {}

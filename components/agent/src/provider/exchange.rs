@@ -80,19 +80,27 @@ pub fn complete(
         };
         sink.discard();
         if retry >= t.policy.max_retries {
-            return Err(AgentError::Http(format!(
-                "{}: {why} (gave up after {} attempts)",
+            return Err(AgentError::Http(cat!(
                 request.url,
-                retry + 1
+                ": ",
+                why,
+                " (gave up after ",
+                retry + 1,
+                " attempts)"
             )));
         }
         let wait = t.policy.delay(retry, retry_after.as_deref());
         retry += 1;
-        log(&format!(
-            "wasiclaw: {}; retrying in {}ms (retry {retry} of {})",
+        log(&cat!(
+            "wasiclaw: ",
             one_line(&why),
+            "; retrying in ",
             millis(wait),
-            t.policy.max_retries
+            "ms (retry ",
+            retry,
+            " of ",
+            t.policy.max_retries,
+            ")"
         ));
         t.clock.sleep(wait);
     }
@@ -107,9 +115,9 @@ fn attempt(
 ) -> Result<Completion, Failure> {
     let mut resp = t.http.send(request, t.timeouts).map_err(|e| {
         if e.is_transient() {
-            transient(e.to_string())
+            transient(e.message())
         } else {
-            Failure::Fatal(AgentError::Http(format!("{}: {e}", request.url)))
+            Failure::Fatal(AgentError::Http(cat!(request.url, ": ", e)))
         }
     })?;
     if !(200..300).contains(&resp.status) {
@@ -117,35 +125,36 @@ fn attempt(
             .read_all(MAX_ERROR_BYTES)
             .map(|b| error_detail(core::str::from_utf8(&b).unwrap_or("(binary body)")))
             .unwrap_or_default();
-        let why = format!("HTTP {}{detail}", resp.status);
+        let why = cat!("HTTP ", resp.status, detail);
         return Err(if is_retryable_status(resp.status) {
             Failure::Transient {
                 why,
                 retry_after: resp.header("retry-after").map(str::to_string),
             }
         } else {
-            Failure::Fatal(AgentError::Provider(format!(
-                "{} returned {why}",
-                request.url
-            )))
+            Failure::Fatal(AgentError::Provider(cat!(request.url, " returned ", why)))
         });
     }
     // A server may ignore `stream: true` and answer with plain JSON.
     let is_json = resp
         .header("content-type")
-        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
+        // Bytes, not `str::contains`: core's substring searcher costs ~5 KB.
+        .is_some_and(|ct| {
+            ct.as_bytes()
+                .windows(4)
+                .any(|w| w.eq_ignore_ascii_case(b"json"))
+        });
     if stream && !is_json {
         return read_stream(&mut resp, kind, sink, t.max_reply_bytes);
     }
     let body = resp.read_all(t.max_reply_bytes).map_err(|e| {
         if e.is_transient() {
-            transient(format!("reading the reply failed: {e}"))
+            transient(cat!("reading the reply failed: ", e))
         } else {
-            Failure::Fatal(AgentError::Provider(format!("reading the reply: {e}")))
+            Failure::Fatal(AgentError::Provider(cat!("reading the reply: ", e)))
         }
     })?;
-    let malformed =
-        |e: String| Failure::Fatal(AgentError::Provider(format!("malformed reply: {e}")));
+    let malformed = |e: String| Failure::Fatal(AgentError::Provider(cat!("malformed reply: ", e)));
     let text = String::from_utf8(body).map_err(|_| malformed("not UTF-8".into()))?;
     let v = match wasiclaw_json::parse(&text) {
         Ok(v) => v,
@@ -153,7 +162,7 @@ fn attempt(
         Err(e) if e.pos >= text.trim_end().len() && !text.trim().is_empty() => {
             return Err(transient("the reply body was cut short".into()))
         }
-        Err(e) => return Err(malformed(e.to_string())),
+        Err(e) => return Err(malformed(e.message())),
     };
     let c = match kind {
         ProviderKind::OpenAi => super::openai::from_value(&v),
@@ -172,15 +181,15 @@ fn read_stream(
     sink: &mut dyn Sink,
     limit: usize,
 ) -> Result<Completion, Failure> {
-    let bad = |e: String| Failure::Fatal(AgentError::Provider(format!("malformed stream: {e}")));
+    let bad = |e: String| Failure::Fatal(AgentError::Provider(cat!("malformed stream: ", e)));
     let mut decoder = sse::Decoder::new();
     let mut state = StreamState::new(kind);
     let mut on_text = |s: &str| sink.text(s);
     let lost = |e: HttpError| {
         if e.is_transient() {
-            transient(format!("the stream broke off: {e}"))
+            transient(cat!("the stream broke off: ", e))
         } else {
-            Failure::Fatal(AgentError::Provider(format!("reading the stream: {e}")))
+            Failure::Fatal(AgentError::Provider(cat!("reading the stream: ", e)))
         }
     };
     let mut total = 0;

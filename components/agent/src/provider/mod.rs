@@ -50,10 +50,10 @@ impl Endpoint {
             ProviderKind::OpenAi => {
                 let mut h = Vec::new();
                 if let Some(key) = &self.api_key {
-                    h.push(("authorization".to_string(), format!("Bearer {key}")));
+                    h.push(("authorization".to_string(), cat!("Bearer ", key)));
                 }
                 (
-                    format!("{base}/chat/completions"),
+                    cat!(base, "/chat/completions"),
                     openai::request_body(req),
                     h,
                 )
@@ -63,11 +63,7 @@ impl Endpoint {
                 if let Some(key) = &self.api_key {
                     h.push(("x-api-key".to_string(), key.clone()));
                 }
-                (
-                    format!("{base}/v1/messages"),
-                    anthropic::request_body(req),
-                    h,
-                )
+                (cat!(base, "/v1/messages"), anthropic::request_body(req), h)
             }
         };
         let body = body.into_bytes();
@@ -144,15 +140,14 @@ pub fn error_detail(body: &str) -> String {
             .and_then(|e| e.get("message").and_then(Value::as_str).or(e.as_str()))
             .or(v.get("message").and_then(Value::as_str));
         if let Some(m) = msg {
-            return format!(": {m}");
+            return cat!(": ", m);
         }
     }
     let body = body.trim();
     if body.is_empty() {
         return String::new();
     }
-    let cut = body.char_indices().nth(200).map_or(body.len(), |(i, _)| i);
-    format!(": {}", &body[..cut])
+    cat!(": ", wasiclaw_json::text::prefix_chars(body, 200))
 }
 
 /// `text` if it is a JSON object, else `fallback`: a tool with an unparsable
@@ -175,7 +170,7 @@ pub fn arguments_value(args: &str) -> Result<Value, String> {
     match wasiclaw_json::parse(args) {
         Ok(v @ Value::Obj(_)) => Ok(v),
         Ok(_) => Err("not a JSON object".into()),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.message()),
     }
 }
 
@@ -183,5 +178,5 @@ pub fn arguments_value(args: &str) -> Result<Value, String> {
 pub(crate) fn str_field<'v>(v: &'v Value, key: &str, what: &str) -> Result<&'v str, String> {
     v.get(key)
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("{what} has no string \"{key}\""))
+        .ok_or_else(|| cat!(what, " has no string \"", key, "\""))
 }

@@ -92,11 +92,11 @@ fn usage(v: &Value) -> Usage {
 fn api_error(v: &Value) -> Option<String> {
     let e = v.get("error").filter(|e| !e.is_null())?;
     let msg = e.get("message").and_then(Value::as_str).or(e.as_str());
-    Some(format!("provider error: {}", msg.unwrap_or("(no message)")))
+    Some(cat!("provider error: ", msg.unwrap_or("(no message)")))
 }
 
 pub fn parse_reply(body: &str) -> Result<Completion, String> {
-    from_value(&wasiclaw_json::parse(body).map_err(|e| e.to_string())?)
+    from_value(&wasiclaw_json::parse(body).map_err(|e| e.message())?)
 }
 
 pub fn from_value(v: &Value) -> Result<Completion, String> {
@@ -143,7 +143,7 @@ pub fn from_value(v: &Value) -> Result<Completion, String> {
 fn call_id(id: Option<&str>, index: usize) -> String {
     match id {
         Some(id) if !id.is_empty() => id.to_string(),
-        _ => format!("call_{index}"),
+        _ => cat!("call_", index),
     }
 }
 
@@ -175,8 +175,7 @@ impl Stream {
         if self.done {
             return Err("data after [DONE]".into());
         }
-        let v =
-            wasiclaw_json::parse(data).map_err(|e| format!("{e} in event {}", excerpt(data)))?;
+        let v = wasiclaw_json::parse(data).map_err(|e| cat!(e, " in event ", excerpt(data)))?;
         if let Some(e) = api_error(&v) {
             return Err(e);
         }
@@ -267,9 +266,9 @@ impl Stream {
 
 /// The start of a bad payload, for error messages.
 pub(crate) fn excerpt(s: &str) -> String {
-    let cut = s.char_indices().nth(80).map_or(s.len(), |(i, _)| i);
-    let mut out = wasiclaw_json::quote(&s[..cut]);
-    if cut < s.len() {
+    let head = wasiclaw_json::text::prefix_chars(s, 80);
+    let mut out = wasiclaw_json::quote(head);
+    if head.len() < s.len() {
         out.push_str("...");
     }
     out

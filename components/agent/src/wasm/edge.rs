@@ -10,6 +10,7 @@ use crate::agent::NoSink;
 use crate::edge::{self, Delta, Meta, Route, StreamSink};
 use crate::prelude::*;
 use crate::stdio::Output as _;
+use wasiclaw_json::text::hex;
 
 const JSON: &str = "application/json";
 const WRITE_SIZE: usize = 4096;
@@ -60,7 +61,7 @@ fn respond(out: ResponseOutparam, status: u16, content_type: &str, body: &str) {
 }
 
 fn log_line(line: &str) {
-    let _ = writeln!(stderr(), "{line}");
+    stderr().put(&cat!(line, "\n"));
 }
 
 /// The body, read up to one byte past the limit so oversize is detected
@@ -107,13 +108,17 @@ fn chat(request: IncomingRequest, out: ResponseOutparam) {
         Err(b) => return respond(out, b.status, JSON, &edge::invalid_request(&b.message)),
     };
     let now = wasi::clocks::wall_clock::now();
-    let id = format!("chatcmpl-{:x}{:08x}", now.seconds, now.nanoseconds);
+    let id = cat!(
+        "chatcmpl-",
+        hex(now.seconds, 1),
+        hex(u64::from(now.nanoseconds), 8)
+    );
     with_platform(|p| {
         let model = match edge::model_name(p) {
             Ok(m) => m,
             Err(e) => {
                 let (status, kind) = edge::error_status(&e);
-                return respond(out, status, JSON, &edge::error_body(&e.to_string(), kind));
+                return respond(out, status, JSON, &edge::error_body(&e.message(), kind));
             }
         };
         let meta = Meta {
@@ -126,9 +131,9 @@ fn chat(request: IncomingRequest, out: ResponseOutparam) {
             let body = match edge::turn(p, &mut log, &req, &mut NoSink) {
                 Ok(reply) => edge::completion_body(&meta, &reply),
                 Err(e) => {
-                    log_line(&format!("wasiclaw: error: {e}"));
+                    log_line(&cat!("wasiclaw: error: ", e));
                     let (status, kind) = edge::error_status(&e);
-                    return respond(out, status, JSON, &edge::error_body(&e.to_string(), kind));
+                    return respond(out, status, JSON, &edge::error_body(&e.message(), kind));
                 }
             };
             return respond(out, 200, JSON, &body);
@@ -147,9 +152,9 @@ fn chat(request: IncomingRequest, out: ResponseOutparam) {
         match result {
             Ok(reply) => w.send(edge::chunk_event(&meta, Delta::Stop(&reply)).as_bytes()),
             Err(e) => {
-                log_line(&format!("wasiclaw: error: {e}"));
+                log_line(&cat!("wasiclaw: error: ", e));
                 let (_, kind) = edge::error_status(&e);
-                w.send(edge::error_event(&e.to_string(), kind).as_bytes())
+                w.send(edge::error_event(&e.message(), kind).as_bytes())
             }
         };
         w.send(edge::DONE_EVENT.as_bytes());
@@ -178,7 +183,7 @@ impl exports::wasi::http::incoming_handler::Guest for Component {
                 out,
                 404,
                 JSON,
-                &edge::invalid_request(&format!("no such endpoint: {path}")),
+                &edge::invalid_request(&cat!("no such endpoint: ", path)),
             ),
         }
     }

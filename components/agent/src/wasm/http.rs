@@ -43,13 +43,13 @@ impl Body for WasiBody {
                     // error type, which `http-error-code` does not map, so
                     // its size-limit error is recognised by its text too.
                     if first.starts_with("HTTP response body size exceeds limit") {
-                        return Err(HttpError::Other(format!(
-                            "the response is larger than the host allows ({first})"
+                        return Err(HttpError::Other(cat!(
+                            "the response is larger than the host allows (",
+                            first,
+                            ")"
                         )));
                     }
-                    return Err(HttpError::Connect(format!(
-                        "reading the body failed: {first}"
-                    )));
+                    return Err(HttpError::Connect(cat!("reading the body failed: ", first)));
                 }
             }
         }
@@ -66,7 +66,7 @@ fn classify(e: ErrorCode) -> HttpError {
             HttpError::Timeout(text("no response in time"))
         }
         E::ConnectionWriteTimeout => HttpError::Timeout(text("sending the request timed out")),
-        E::DnsError(p) => HttpError::Connect(format!("DNS error {}", p.rcode.unwrap_or_default())),
+        E::DnsError(p) => HttpError::Connect(cat!("DNS error ", p.rcode.unwrap_or_default())),
         E::ConnectionRefused => HttpError::Connect(text("connection refused")),
         E::ConnectionTerminated => HttpError::Connect(text("connection closed")),
         E::DestinationNotFound => HttpError::Connect(text("host not found")),
@@ -83,7 +83,11 @@ fn classify(e: ErrorCode) -> HttpError {
         E::HttpProtocolError => HttpError::Connect(text("HTTP protocol error")),
         E::ConfigurationError => HttpError::Other(text("host HTTP configuration error")),
         E::HttpResponseBodySize(limit) => HttpError::Other(match limit {
-            Some(n) => format!("the response is larger than the host allows ({n} bytes)"),
+            Some(n) => cat!(
+                "the response is larger than the host allows (",
+                n,
+                " bytes)"
+            ),
             None => text("the response is larger than the host allows"),
         }),
         // The remaining codes are rare; their Debug text would cost ~4 KB.
@@ -92,7 +96,7 @@ fn classify(e: ErrorCode) -> HttpError {
 }
 
 fn header_error(name: &str) -> HttpError {
-    HttpError::Other(format!("invalid request header '{name}'"))
+    HttpError::Other(cat!("invalid request header '", name, "'"))
 }
 
 impl Http for WasiHttp {
@@ -105,7 +109,7 @@ impl Http for WasiHttp {
                 .map_err(|_| header_error(k))?;
         }
         let request = OutgoingRequest::new(headers);
-        let bad = |what: &str| HttpError::Other(format!("invalid URL {what}: {}", req.url));
+        let bad = |what: &str| HttpError::Other(cat!("invalid URL ", what, ": ", req.url));
         request
             .set_method(&Method::Post)
             .map_err(|_| bad("method"))?;

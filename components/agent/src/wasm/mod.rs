@@ -164,7 +164,7 @@ impl wit_agent::Guest for Component {
     fn turn(session: String, message: String) -> Result<wit_agent::Reply, wit_agent::Error> {
         let mut err = stderr();
         let mut log = |line: &str| {
-            let _ = writeln!(err, "{line}");
+            err.put(&cat!(line, "\n"));
         };
         let out = with_platform(|p| {
             app::export_turn(p, &mut log, &session, &message, &mut crate::agent::NoSink)
