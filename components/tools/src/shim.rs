@@ -16,6 +16,16 @@ use crate::{ToolError, Toolbox};
 wit_bindgen::generate!({
     path: "../../wit",
     world: "wasiclaw:core/toolbox",
+    // The wasi:http and wasi:io bindings are the shared guest crate's, so its
+    // HTTP client's types are this component's.
+    with: {
+        "wasi:http/types@0.2.12": wasiclaw_guest::wasi::http::types,
+        "wasi:http/outgoing-handler@0.2.12": wasiclaw_guest::wasi::http::outgoing_handler,
+        "wasi:io/error@0.2.12": wasiclaw_guest::wasi::io::error,
+        "wasi:io/poll@0.2.12": wasiclaw_guest::wasi::io::poll,
+        "wasi:io/streams@0.2.12": wasiclaw_guest::wasi::io::streams,
+        "wasi:clocks/monotonic-clock@0.2.12": wasiclaw_guest::wasi::clocks::monotonic_clock,
+    },
     generate_all,
 });
 
@@ -23,12 +33,28 @@ use exports::wasiclaw::core::tools::{Guest, ToolError as WitError, ToolSpec};
 use wasi::filesystem::types::{
     Descriptor, DescriptorFlags, DescriptorType, ErrorCode, OpenFlags, PathFlags,
 };
-use wasi::http::types as http;
-use wasi::io::streams::StreamError;
 use wasiclaw::core::vector as kernel;
+use wasiclaw_guest::http::{self as client, Failure};
 
-#[path = "raw.rs"]
-mod raw;
+/// A wasi:http `error-code` case in words the model can act on.
+fn describe(case: u8) -> String {
+    String::from(match case {
+        0 | 1 => "the host name could not be resolved",
+        2 => "the host was not found",
+        3 | 6 => "the connection was refused",
+        4 | 5 => "the destination address is not allowed",
+        7 | 11 => "the connection was closed",
+        8 => "the connection timed out",
+        9 | 10 | 33 => "the server stopped responding",
+        12..=14 => "the TLS handshake failed",
+        15 => "the host does not allow this request",
+        19 | 20 => "the URL is invalid",
+        25 => "the response was incomplete",
+        26..=30 => "the response was too large",
+        36 => "the server redirected in a loop",
+        _ => "the HTTP exchange failed",
+    })
+}
 
 /// Timeouts for every HTTP exchange, in nanoseconds.
 const CONNECT_TIMEOUT: u64 = 15_000_000_000;
@@ -193,104 +219,61 @@ impl Platform for Wasi {
     }
 
     fn http(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
-        // Appended one by one: borrowed arguments, no list to build and lower.
-        let headers = http::Fields::new();
-        let bad_header = |_| String::from("invalid request header");
-        for (k, v) in req.headers {
-            headers.append(k, v.as_bytes()).map_err(bad_header)?;
-        }
+        let len = crate::error::num(req.body.len() as u64);
+        let mut headers = Vec::with_capacity(req.headers.len() + 1);
+        headers.extend_from_slice(req.headers);
         if req.method == Method::Post {
-            let len = crate::error::num(req.body.len() as u64);
-            headers
-                .append("content-length", len.as_bytes())
-                .map_err(bad_header)?;
+            headers.push(("content-length", len.as_str()));
         }
-        let r = http::OutgoingRequest::new(headers);
-        let method = if req.method == Method::Post {
-            http::Method::Post
-        } else {
-            http::Method::Get
-        };
-        let scheme = if req.url.https {
-            http::Scheme::Https
-        } else {
-            http::Scheme::Http
-        };
-        let bad = |_| String::from("the host rejected the request line");
-        r.set_method(&method).map_err(bad)?;
-        r.set_scheme(Some(&scheme)).map_err(bad)?;
-        r.set_authority(Some(&req.url.authority)).map_err(bad)?;
-        r.set_path_with_query(Some(&req.url.path_query))
-            .map_err(bad)?;
-        let body = r
-            .body()
-            .map_err(|_| String::from("request body unavailable"))?;
-
-        let opts = http::RequestOptions::new();
-        let _ = opts.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let _ = opts.set_first_byte_timeout(Some(FIRST_BYTE_TIMEOUT));
-        let _ = opts.set_between_bytes_timeout(Some(BETWEEN_BYTES_TIMEOUT));
-        let pending = raw::handle(r, opts).map_err(raw::describe)?;
-
-        if !req.body.is_empty() {
-            let out = body
-                .write()
-                .map_err(|_| String::from("request body stream unavailable"))?;
-            for chunk in req.body.chunks(4096) {
-                out.blocking_write_and_flush(chunk)
-                    .map_err(|_| String::from("the connection closed while sending the request"))?;
-            }
-            drop(out);
-        }
-        raw::finish(body).map_err(raw::describe)?;
-
-        pending.subscribe().block();
-        let resp = match raw::get(&pending) {
-            Some(Ok(resp)) => resp,
-            Some(Err(e)) => return Err(raw::describe(e)),
-            None => return Err(String::from("the HTTP response never arrived")),
-        };
-        let status = resp.status();
+        let sent = client::send(&client::Request {
+            method: match req.method {
+                Method::Post => client::Method::Post,
+                Method::Get => client::Method::Get,
+            },
+            https: req.url.https,
+            authority: &req.url.authority,
+            path_query: &req.url.path_query,
+            headers: &headers,
+            body: req.body,
+            timeouts: client::Timeouts {
+                connect: CONNECT_TIMEOUT,
+                first_byte: FIRST_BYTE_TIMEOUT,
+                between_bytes: BETWEEN_BYTES_TIMEOUT,
+            },
+        });
+        let mut resp = sent.map_err(|f| match f {
+            Failure::Header(_) => String::from("invalid request header"),
+            Failure::RequestLine(_) => String::from("the host rejected the request line"),
+            Failure::Unavailable(what) => crate::error::cat(&[what, " unavailable"]),
+            Failure::Send => String::from("the connection closed while sending the request"),
+            Failure::Code(code) => describe(code.case),
+        })?;
         let headers = resp
-            .headers()
-            .entries()
+            .headers
             .into_iter()
-            .map(|(k, v)| {
-                (
-                    k.to_ascii_lowercase(),
-                    String::from_utf8_lossy(&v).into_owned(),
-                )
-            })
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
             .collect();
-        let incoming = resp
-            .consume()
-            .map_err(|_| String::from("response body unavailable"))?;
-        let stream = incoming
-            .stream()
-            .map_err(|_| String::from("response body unavailable"))?;
         let mut body = Vec::new();
         let mut truncated = false;
         loop {
             if body.len() >= req.max_body {
                 // Anything beyond the cap is left unread and dropped.
-                truncated = matches!(stream.blocking_read(1), Ok(b) if !b.is_empty());
+                truncated = matches!(resp.body.read(1), Ok(Some(_)));
                 break;
             }
             let want = (req.max_body - body.len()).min(64 * 1024) as u64;
-            match stream.blocking_read(want) {
-                Ok(chunk) => body.extend_from_slice(&chunk),
-                Err(StreamError::Closed) => break,
-                Err(StreamError::LastOperationFailed(_)) => {
+            match resp.body.read(want) {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(_) => {
                     return Err(String::from(
                         "the connection failed while reading the response body",
                     ))
                 }
             }
         }
-        drop(stream);
-        drop(incoming);
         Ok(HttpResponse {
-            status,
+            status: resp.status,
             headers,
             body,
             truncated,

@@ -1,15 +1,15 @@
 //! `wasi:http/incoming-handler` for the edge build: reads the request,
 //! hands it to [`crate::edge`], and writes the JSON or SSE answer.
 
-use super::wasi::http::types::{
-    Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
-};
-use super::wasi::io::streams::{OutputStream, StreamError};
 use super::{exports, stderr, wasi, with_platform, Component};
 use crate::agent::NoSink;
 use crate::edge::{self, Delta, Meta, Route, StreamSink};
 use crate::prelude::*;
 use crate::stdio::Output as _;
+use wasiclaw_guest::wasi::http::types::{
+    Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
+};
+use wasiclaw_guest::wasi::io::streams::{OutputStream, StreamError};
 use wasiclaw_json::text::hex;
 
 const JSON: &str = "application/json";

@@ -5,14 +5,14 @@
 use super::wasi::filesystem::types::{
     Descriptor, DescriptorFlags, ErrorCode, OpenFlags, PathFlags,
 };
-use super::wasi::io::streams::OutputStream;
-#[cfg(not(feature = "http-edge"))]
-use super::wasi::io::streams::{InputStream, StreamError};
 use crate::files::Files;
 use crate::prelude::*;
 #[cfg(not(feature = "http-edge"))]
 use crate::stdio::Input;
 use crate::stdio::Output;
+use wasiclaw_guest::wasi::io::streams::OutputStream;
+#[cfg(not(feature = "http-edge"))]
+use wasiclaw_guest::wasi::io::streams::{InputStream, StreamError};
 
 /// The preopened workspace directory, if there is one.
 pub struct WasiFiles {

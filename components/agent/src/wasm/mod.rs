@@ -33,6 +33,16 @@ wit_bindgen::generate!({
             import wasi:cli/exit@0.2.12;
         }",
     path: "../../wit",
+    // The wasi:http and wasi:io bindings are the shared guest crate's, so its
+    // HTTP client's types are this component's.
+    with: {
+        "wasi:http/types@0.2.12": wasiclaw_guest::wasi::http::types,
+        "wasi:http/outgoing-handler@0.2.12": wasiclaw_guest::wasi::http::outgoing_handler,
+        "wasi:io/error@0.2.12": wasiclaw_guest::wasi::io::error,
+        "wasi:io/poll@0.2.12": wasiclaw_guest::wasi::io::poll,
+        "wasi:io/streams@0.2.12": wasiclaw_guest::wasi::io::streams,
+        "wasi:clocks/monotonic-clock@0.2.12": wasiclaw_guest::wasi::clocks::monotonic_clock,
+    },
     generate_all,
 });
 
@@ -48,6 +58,16 @@ wit_bindgen::generate!({
             import wasi:cli/stderr@0.2.12;
         }",
     path: "../../wit",
+    // The wasi:http and wasi:io bindings are the shared guest crate's, so its
+    // HTTP client's types are this component's.
+    with: {
+        "wasi:http/types@0.2.12": wasiclaw_guest::wasi::http::types,
+        "wasi:http/outgoing-handler@0.2.12": wasiclaw_guest::wasi::http::outgoing_handler,
+        "wasi:io/error@0.2.12": wasiclaw_guest::wasi::io::error,
+        "wasi:io/poll@0.2.12": wasiclaw_guest::wasi::io::poll,
+        "wasi:io/streams@0.2.12": wasiclaw_guest::wasi::io::streams,
+        "wasi:clocks/monotonic-clock@0.2.12": wasiclaw_guest::wasi::clocks::monotonic_clock,
+    },
     generate_all,
 });
 
@@ -90,7 +110,8 @@ impl crate::http::Clock for WasiClock {
     }
 
     fn sleep(&mut self, d: Duration) {
-        wasi::clocks::monotonic_clock::subscribe_duration(crate::http::nanos(d)).block();
+        wasiclaw_guest::wasi::clocks::monotonic_clock::subscribe_duration(crate::http::nanos(d))
+            .block();
     }
 }
 
