@@ -20,11 +20,11 @@ pub trait Files {
     fn remove(&mut self, path: &str) -> Result<(), String>;
 }
 
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+#[cfg(not(target_arch = "wasm32"))]
 pub use native::StdFiles;
 
-/// Natively and in the WAMR build (std is there).
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+/// Natively (std is there); the WAMR module has its own on preview 1.
+#[cfg(not(target_arch = "wasm32"))]
 mod native {
     use std::io::{ErrorKind, Write};
     use std::path::PathBuf;

@@ -3,12 +3,13 @@
 //! ([`http::Http`], [`http::Clock`], [`tools::Tools`], [`files::Files`]), so the
 //! whole loop is tested natively; `wasm` maps the seams onto WASI.
 //!
-//! On the component target (`wasm32-unknown-unknown`) the crate is `no_std`
-//! with a small allocator, like the tools: std's WASI layer, dlmalloc and
-//! panic machinery cost more than a third of the component. The WAMR build
-//! (`wasm32-wasip1`, components/p1) and native tests link it with std.
+//! On every wasm target the crate is `no_std`, like the tools: std's WASI
+//! layer, dlmalloc and panic machinery cost more than a third of the
+//! component, and as much again of the WAMR module (`wasm32-wasip1`,
+//! components/p1), which brings its own allocator and panic handler. Native
+//! tests link it with std.
 
-#![cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), no_std)]
+#![cfg_attr(target_arch = "wasm32", no_std)]
 
 extern crate alloc;
 

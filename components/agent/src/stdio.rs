@@ -1,6 +1,7 @@
 //! The CLI's standard streams as a seam. The component writes them on the
-//! `wasi:cli` streams (`wasm/io.rs`); std builds (tests, the WAMR module) get
-//! them from any `std::io::Write` / `std::io::Read` through the impls below.
+//! `wasi:cli` streams (`wasm/io.rs`), the WAMR module on preview-1 fds
+//! (components/p1); native builds (tests) get them from any `std::io::Write`
+//! / `std::io::Read` through the impls below.
 
 use crate::prelude::*;
 
@@ -17,7 +18,7 @@ pub trait Input {
     fn read_some(&mut self) -> Result<Vec<u8>, String>;
 }
 
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+#[cfg(not(target_arch = "wasm32"))]
 impl<W: std::io::Write + ?Sized> Output for W {
     fn put(&mut self, text: &str) {
         // A closed stdout or stderr is not an error the agent can report.
@@ -26,7 +27,7 @@ impl<W: std::io::Write + ?Sized> Output for W {
     }
 }
 
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+#[cfg(not(target_arch = "wasm32"))]
 impl<R: std::io::Read + ?Sized> Input for R {
     fn read_some(&mut self) -> Result<Vec<u8>, String> {
         let mut buf = vec![0; 16 << 10];

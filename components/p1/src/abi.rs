@@ -6,6 +6,10 @@
 /// serves the import.
 pub use wasiclaw_contract::abi::code;
 
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
 /// The import module, one method per function, with slices for the
 /// `(ptr, len)` pairs. Results are the raw `i32`s of the ABI.
 pub trait HttpImport {

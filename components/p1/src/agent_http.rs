@@ -2,7 +2,10 @@
 //! streamed: each `read` hands over what the host has, so SSE events reach
 //! the agent as they arrive.
 
-use std::rc::Rc;
+use alloc::boxed::Box;
+use alloc::rc::Rc;
+use alloc::vec;
+use alloc::vec::Vec;
 
 use wasiclaw_agent::http::{Body, Http, HttpError, Request, Response, Timeouts};
 

@@ -1,9 +1,18 @@
 //! One HTTP exchange over the `wasiclaw_http` import: encode the request,
 //! decode status and headers, and own the response handle until dropped.
 
-use std::rc::Rc;
+use alloc::borrow::ToOwned;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use wasiclaw_tools::platform::{HttpRequest, HttpResponse, Method};
 
 use crate::abi::{self, code, HttpImport};
+
+/// What the tools wait for each network read; the host may cap it lower.
+const TOOL_TIMEOUT_MS: u32 = 60_000;
 
 /// A failed call: the ABI error code and the host's reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +45,7 @@ pub fn send(
         if name.contains(['\r', '\n', ':']) || value.contains(['\r', '\n']) {
             return Err(Failure {
                 code: code::INVALID,
-                message: format!("invalid header {name:?}"),
+                message: quoted("invalid header ", name),
             });
         }
         lines.push_str(name);
@@ -85,6 +94,26 @@ impl Drop for Exchange {
     }
 }
 
+/// `prefix"name"` with the control characters a header can smuggle written
+/// as escapes, like `{name:?}` without pulling in `core::fmt`'s escaper.
+fn quoted(prefix: &str, name: &str) -> String {
+    let mut m = String::from(prefix);
+    m.push('"');
+    for c in name.chars() {
+        match c {
+            '\r' => m.push_str("\\r"),
+            '\n' => m.push_str("\\n"),
+            '"' | '\\' => {
+                m.push('\\');
+                m.push(c);
+            }
+            c => m.push(c),
+        }
+    }
+    m.push('"');
+    m
+}
+
 fn failure(imp: &dyn HttpImport, code: i32) -> Failure {
     Failure {
         code,
@@ -97,7 +126,42 @@ pub fn parse_headers(text: &str) -> Vec<(String, String)> {
     text.lines()
         .filter_map(|line| {
             let (k, v) = line.split_once(':')?;
-            Some((k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            Some((k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         })
         .collect()
+}
+
+/// The tools' HTTP call: one exchange with the body read whole, cut at
+/// `max_body` (and marked so) rather than failing.
+pub fn fetch(imp: &Rc<dyn HttpImport>, req: &HttpRequest) -> Result<HttpResponse, String> {
+    let method = match req.method {
+        Method::Get => "GET",
+        Method::Post => "POST",
+    };
+    let scheme = if req.url.https { "https://" } else { "http://" };
+    let url = [scheme, &req.url.authority, &req.url.path_query].concat();
+    let mut ex =
+        send(imp, method, &url, req.headers, req.body, TOOL_TIMEOUT_MS).map_err(|f| f.message)?;
+    let mut body = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut truncated = false;
+    loop {
+        let n = ex.read(&mut buf).map_err(|f| f.message)?;
+        if n == 0 {
+            break;
+        }
+        let room = req.max_body - body.len();
+        if n > room {
+            body.extend_from_slice(&buf[..room]);
+            truncated = true;
+            break;
+        }
+        body.extend_from_slice(&buf[..n]);
+    }
+    Ok(HttpResponse {
+        status: ex.status,
+        headers: core::mem::take(&mut ex.headers),
+        body,
+        truncated,
+    })
 }

@@ -1,7 +1,7 @@
-//! The tools' [`Platform`] over preview 1: `std::fs` under the preopened
-//! workspace (WAMR's libc-wasi maps the host directory at `/workspace`),
-//! `std::env`, `std::time`, and HTTP through the `wasiclaw_http` import.
-//! Natively the same code runs over a temp dir, which is how it is tested.
+//! The tools' [`Platform`] natively: `std::fs` under a directory, `std::env`,
+//! `std::time`, and HTTP through an [`HttpImport`] (the HTTP half is the
+//! module's own, `client::fetch`). The unit tests run the tools and the
+//! client on it; the module itself uses `wasi_platform.rs` on preview 1.
 
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -10,14 +10,11 @@ use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use wasiclaw_tools::platform::{
-    DirEntry, FsError, HttpRequest, HttpResponse, Kind, Method, Platform, Stat,
+    DirEntry, FsError, HttpRequest, HttpResponse, Kind, Platform, Stat,
 };
 
 use crate::abi::HttpImport;
 use crate::client;
-
-/// What the tools wait for each network read; the host may cap it lower.
-const TOOL_TIMEOUT_MS: u32 = 60_000;
 
 pub struct StdPlatform {
     /// The directory the workspace is at, as this process sees it.
@@ -135,43 +132,7 @@ impl Platform for StdPlatform {
     }
 
     fn http(&self, req: &HttpRequest) -> Result<HttpResponse, String> {
-        let method = match req.method {
-            Method::Get => "GET",
-            Method::Post => "POST",
-        };
-        let scheme = if req.url.https { "https://" } else { "http://" };
-        let url = format!("{scheme}{}{}", req.url.authority, req.url.path_query);
-        let mut ex = client::send(
-            &self.http,
-            method,
-            &url,
-            req.headers,
-            req.body,
-            TOOL_TIMEOUT_MS,
-        )
-        .map_err(|f| f.message)?;
-        let mut body = Vec::new();
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut truncated = false;
-        loop {
-            let n = ex.read(&mut buf).map_err(|f| f.message)?;
-            if n == 0 {
-                break;
-            }
-            let room = req.max_body - body.len();
-            if n > room {
-                body.extend_from_slice(&buf[..room]);
-                truncated = true;
-                break;
-            }
-            body.extend_from_slice(&buf[..n]);
-        }
-        Ok(HttpResponse {
-            status: ex.status,
-            headers: std::mem::take(&mut ex.headers),
-            body,
-            truncated,
-        })
+        client::fetch(&self.http, req)
     }
 
     fn env(&self, name: &str) -> Option<String> {

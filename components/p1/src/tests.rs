@@ -297,3 +297,75 @@ fn linked_vectors_search_and_survive_save_load() {
     assert_eq!(back.search(&[0.0, 1.0, 0.0], 1, 10).unwrap()[0].0, 2);
     assert!(v.load(b"garbage").is_err());
 }
+
+/// One preview-1 dirent: the 24-byte head, then the name.
+fn dirent(next: u64, name: &str, filetype: u8) -> Vec<u8> {
+    let mut b = next.to_le_bytes().to_vec();
+    b.extend(7u64.to_le_bytes());
+    b.extend((name.len() as u32).to_le_bytes());
+    b.extend([filetype, 0, 0, 0]);
+    b.extend(name.as_bytes());
+    b
+}
+
+#[test]
+fn dirents_are_read_whole_and_a_cut_one_is_left_for_the_next_read() {
+    let mut buf = dirent(1, ".", 3);
+    buf.extend(dirent(2, "..", 3));
+    buf.extend(dirent(3, "a.txt", 4));
+    buf.extend(dirent(4, "sub", 3));
+    buf.extend(dirent(5, "link", 7));
+    buf.extend(dirent(6, "pipe", 6));
+    let whole = buf.len();
+    buf.extend(&dirent(7, "cut-off-name", 4)[..30]);
+    for cut in [whole, whole + 10, buf.len()] {
+        let mut out = Vec::new();
+        assert_eq!(crate::dirent::parse(&buf[..cut], &mut out), Some(6));
+        let got: Vec<(&str, Kind)> = out.iter().map(|e| (e.name.as_str(), e.kind)).collect();
+        assert_eq!(
+            got,
+            [
+                ("a.txt", Kind::File),
+                ("sub", Kind::Dir),
+                ("link", Kind::Symlink),
+                ("pipe", Kind::Other)
+            ]
+        );
+    }
+    let mut out = Vec::new();
+    assert_eq!(
+        crate::dirent::parse(&dirent(9, "long", 4)[..26], &mut out),
+        None
+    );
+    assert_eq!(crate::dirent::parse(&[], &mut out), None);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn env_finds_the_first_entry_of_exactly_that_name() {
+    let env = crate::env::Env::new(
+        ["A=1", "AB=2", "B==x", "A=3", "C", "E="]
+            .map(String::from)
+            .to_vec(),
+    );
+    assert_eq!(env.get("A").as_deref(), Some("1"));
+    assert_eq!(env.get("AB").as_deref(), Some("2"));
+    assert_eq!(env.get("B").as_deref(), Some("=x"));
+    assert_eq!(env.get("E").as_deref(), Some(""));
+    assert_eq!(env.get("C"), None);
+    assert_eq!(env.get("D"), None);
+}
+
+#[test]
+fn a_refused_header_is_named_with_its_control_characters_escaped() {
+    let mut http = ImportHttp::new(ok(200, "", &[]));
+    let req = Request {
+        url: "http://x/".into(),
+        headers: vec![("x\r\ny".into(), "v".into())],
+        body: vec![],
+    };
+    assert_eq!(
+        http.send(&req, timeouts()).err(),
+        Some(HttpError::Other("invalid header \"x\\r\\ny\"".into()))
+    );
+}

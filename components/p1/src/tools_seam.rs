@@ -2,6 +2,9 @@
 //! component does across the `wasiclaw:core/tools` boundary is a plain call
 //! here, with the same catalogue and the same error cases.
 
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use wasiclaw_agent::tools::{ToolError as AgentToolError, ToolSpec, Tools};
 use wasiclaw_tools::{Platform, ToolError, Toolbox, Vectors};
 

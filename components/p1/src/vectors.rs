@@ -2,6 +2,9 @@
 //! directly: in the component the same index sits behind the vector-kernel
 //! import, here it is an ordinary call.
 
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use wasiclaw_tools::platform::{VectorIndex, Vectors};
 use wasiclaw_vector::{Index, Metric, Params};
 

@@ -6,7 +6,7 @@
 //! seams with wasi:filesystem, wasi:http, wasi:cli/environment,
 //! wasi:clocks/wall-clock and the imported vector kernel.
 
-#![cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), no_std)]
+#![cfg_attr(target_arch = "wasm32", no_std)]
 
 extern crate alloc;
 

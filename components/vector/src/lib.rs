@@ -14,11 +14,9 @@
 #![no_std]
 
 extern crate alloc;
-// Native builds (tests, the host, `cdylib` on a desktop target) need std for
-// the panic runtime and for `f32::sqrt`; the bare wasm build provides its own.
-// wasm32-wasip1 links std too: Cargo builds this crate's `cdylib` there when
-// the p1 module depends on it, and that needs std's allocator and panic handler.
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+// Native builds (tests, the host) need std for the panic runtime and for
+// `f32::sqrt`; on wasm the component and the p1 module bring their own.
+#[cfg(not(target_arch = "wasm32"))]
 extern crate std;
 
 mod buf;
