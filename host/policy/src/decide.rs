@@ -67,10 +67,11 @@ where
         return (Decision::Provider(e), pinned.unwrap_or_default().to_vec());
     }
     let matched = policy.allow_hosts.iter().any(|p| p.matches(host, port));
-    let explicit = policy
-        .allow_hosts
-        .iter()
-        .any(|p| p.matches(host, port) && p.is_explicit_address());
+    let explicit = policy.literal_addresses_may_be_internal
+        && policy
+            .allow_hosts
+            .iter()
+            .any(|p| p.matches(host, port) && p.is_explicit_address());
     if !matched {
         return refuse(Decision::Denied(format!(
             "host {host}:{port} is not allowed by the host policy (allow it with host.allow_hosts in wasiclaw.json or --allow-host)"
@@ -202,6 +203,20 @@ mod tests {
             run(decide(&p, "https", "127.0.0.1", 5000, |_, _| to("1.1.1.1"))),
             Decision::Denied(_)
         ));
+    }
+
+    #[test]
+    fn a_plugin_policy_refuses_literal_internal_addresses() {
+        let mut p = policy(&["169.254.169.254", "localhost:7000", "127.0.0.1:7000"]);
+        p.literal_addresses_may_be_internal = false;
+        for (host, port) in [("169.254.169.254", 80), ("127.0.0.1", 7000)] {
+            let d = run(decide(&p, "http", host, port, |_, _| to("1.1.1.1")));
+            assert!(matches!(d, Decision::Prohibited(_)), "{host}: {d:?}");
+        }
+        let d = run(decide(&p, "http", "localhost", 7000, |_, _| {
+            to("127.0.0.1")
+        }));
+        assert!(matches!(d, Decision::Prohibited(_)), "{d:?}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod metering;
 pub mod model_calls;
 pub mod origin;
+pub mod plugins;
 pub mod policy;
 pub mod redact;
 pub mod resolve;

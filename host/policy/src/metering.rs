@@ -121,6 +121,38 @@ impl UsageRecord {
     }
 }
 
+/// One plugin call, as a line of `usage.jsonl`: no tokens (budgets sum
+/// only token fields, so these lines never count against them), but who
+/// ran, for how long, with how much fuel, and how it ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PluginCallRecord {
+    pub ts: String,
+    pub session: String,
+    pub plugin: String,
+    pub tool: String,
+    pub duration_us: u64,
+    pub fuel_used: u64,
+    /// `ok`, `tool_error`, `trap`, `fuel`, `memory`, `timeout`, `exit` or `refused`.
+    pub outcome: String,
+}
+
+impl PluginCallRecord {
+    pub fn to_line(&self) -> String {
+        let mut s = serde_json::json!({
+            "ts": self.ts,
+            "session": self.session,
+            "plugin": self.plugin,
+            "tool": self.tool,
+            "duration_us": self.duration_us,
+            "fuel_used": self.fuel_used,
+            "outcome": self.outcome,
+        })
+        .to_string();
+        s.push('\n');
+        s
+    }
+}
+
 /// The usage ledger of one workspace.
 #[derive(Clone, Debug)]
 pub struct Ledger {
@@ -144,11 +176,20 @@ impl Ledger {
     /// Appends one record as a single write to an `O_APPEND` file, so
     /// concurrent writers never interleave within a line.
     pub fn append(&self, rec: &UsageRecord) -> std::io::Result<()> {
+        self.append_line(&rec.to_line())
+    }
+
+    /// Appends one plugin call, as [`Ledger::append`] does a model call.
+    pub fn append_plugin_call(&self, rec: &PluginCallRecord) -> std::io::Result<()> {
+        self.append_line(&rec.to_line())
+    }
+
+    fn append_line(&self, line: &str) -> std::io::Result<()> {
         let mut f = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)?;
-        f.write_all(rec.to_line().as_bytes())
+        f.write_all(line.as_bytes())
     }
 
     /// Sums the ledger; unreadable lines (a torn write, hand edits) are skipped.

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::origin::endpoint;
 pub use crate::origin::{split_url, Endpoint, HostPattern, ProviderKind};
+pub use crate::plugins::{PluginConfigError, PluginEntry, PluginSpec};
 pub use crate::resolve::Pin;
 use wasiclaw_contract::env as var;
 
@@ -30,6 +31,8 @@ pub enum PolicyError {
     BadHost(String),
     /// A `host.resolve` / `--resolve` entry, and what is wrong with it.
     BadResolve(String, String),
+    /// A `plugins` entry or `--plugin` flag.
+    Plugin(PluginConfigError),
 }
 
 impl fmt::Display for PolicyError {
@@ -44,6 +47,7 @@ impl fmt::Display for PolicyError {
                 "invalid resolve entry {e:?}: {why} (expected HOST:PORT:ADDR[,ADDR...], \
                  e.g. api.openai.com:443:127.0.0.1)"
             ),
+            PolicyError::Plugin(e) => e.fmt(f),
         }
     }
 }
@@ -77,6 +81,8 @@ pub struct BudgetSection {
 #[derive(Debug, Default, Deserialize)]
 struct ConfigFile {
     host: Option<HostSection>,
+    /// Tool plugins by name (see `plugins::PluginEntry`).
+    plugins: Option<BTreeMap<String, PluginEntry>>,
 }
 
 /// The effective policy for one host process.
@@ -99,6 +105,12 @@ pub struct Policy {
     pub guest_env: BTreeMap<String, String>,
     /// Where the policy file came from, if any.
     pub source: Option<PathBuf>,
+    /// Whether an `allow_hosts` entry that is a literal address (or
+    /// `localhost`) may reach a private address. True for the operator's
+    /// list; false in a plugin's narrowed policy (`PluginSpec::policy`).
+    pub literal_addresses_may_be_internal: bool,
+    /// Tool plugins: the file's `plugins`, then `--plugin` flags.
+    pub plugins: Vec<PluginSpec>,
 }
 
 /// Command-line overrides; `None` keeps the file's or the default value.
@@ -113,6 +125,8 @@ pub struct Overrides {
     pub max_response_bytes: Option<u64>,
     pub session_budget: Option<u64>,
     pub daily_budget: Option<u64>,
+    /// `--plugin NAME=PATH` flags (paths relative to the current directory).
+    pub plugins: Vec<String>,
 }
 
 /// Reads the host's own environment; a seam so tests can pass a map.
@@ -138,7 +152,22 @@ impl Env for BTreeMap<String, String> {
 
 impl Policy {
     pub fn load(workspace: &Path, ov: &Overrides, env: &dyn Env) -> Result<Policy, PolicyError> {
-        let (section, source) = read_section(workspace, ov.policy_file.as_deref())?;
+        let (file, source) = read_section(workspace, ov.policy_file.as_deref())?;
+        let section = file.host.unwrap_or_default();
+        let base = source
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(workspace)
+            .to_path_buf();
+        let mut plugins = Vec::new();
+        for (name, entry) in file.plugins.iter().flatten() {
+            plugins.push(
+                PluginSpec::from_entry(name, entry, &base, env).map_err(PolicyError::Plugin)?,
+            );
+        }
+        for flag in &ov.plugins {
+            plugins.push(PluginSpec::from_flag(flag, env).map_err(PolicyError::Plugin)?);
+        }
         let mut endpoints = Vec::new();
         for kind in ProviderKind::ALL {
             let key = env.get(kind.key_env());
@@ -213,6 +242,8 @@ impl Policy {
             extra_ca_file,
             guest_env,
             source,
+            literal_addresses_may_be_internal: true,
+            plugins,
         })
     }
 
@@ -288,13 +319,13 @@ impl Policy {
 fn read_section(
     workspace: &Path,
     explicit: Option<&Path>,
-) -> Result<(HostSection, Option<PathBuf>), PolicyError> {
+) -> Result<(ConfigFile, Option<PathBuf>), PolicyError> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
         None => {
             let p = workspace.join("wasiclaw.json");
             if !p.is_file() {
-                return Ok((HostSection::default(), None));
+                return Ok((ConfigFile::default(), None));
             }
             p
         }
@@ -302,7 +333,7 @@ fn read_section(
     let text = std::fs::read_to_string(&path).map_err(|e| PolicyError::Read(path.clone(), e))?;
     let file: ConfigFile =
         serde_json::from_str(&text).map_err(|e| PolicyError::Parse(path.clone(), e.to_string()))?;
-    Ok((file.host.unwrap_or_default(), Some(path)))
+    Ok((file, Some(path)))
 }
 
 #[cfg(test)]
