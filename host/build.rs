@@ -1,4 +1,5 @@
-//! Embeds dist/wasiclaw.wasm and dist/wasiclaw-http.wasm when they exist; a
+//! Embeds dist/wasiclaw.wasm, dist/wasiclaw-http.wasm and, for plugin mode,
+//! the uncomposed agents and dist/toolbox.wasm when they exist; a
 //! missing artifact becomes an empty slice and the binary asks for
 //! `--module PATH` instead of failing the build.
 
@@ -10,10 +11,18 @@ fn main() {
     );
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let dist = manifest.join("..").join("dist");
-    for name in ["wasiclaw.wasm", "wasiclaw-http.wasm"] {
+    // The composed modules, then what plugin mode links by itself: the
+    // uncomposed agents and the built-in toolbox.
+    for name in [
+        "wasiclaw.wasm",
+        "wasiclaw-http.wasm",
+        "components/agent.wasm",
+        "components/agent-http.wasm",
+        "toolbox.wasm",
+    ] {
         let src = dist.join(name);
         println!("cargo:rerun-if-changed={}", src.display());
-        let dst = out.join(name);
+        let dst = out.join(name.replace('/', "-"));
         let bytes = std::fs::read(&src).unwrap_or_default();
         if bytes.is_empty() {
             println!("cargo:warning=dist/{name} not found: the wasiclaw binary will need --module");

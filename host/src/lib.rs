@@ -11,6 +11,7 @@ pub mod guarded;
 pub mod http;
 pub mod inspect;
 pub mod limits;
+pub mod plugins;
 pub mod policy;
 pub mod runtime;
 pub mod serve;

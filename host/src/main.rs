@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use wasiclaw_host::cache::{self, Outcome};
+use wasiclaw_host::plugins::{self, Toolbox};
 use wasiclaw_host::policy::{HostPolicy, Overrides, ProcessEnv};
 use wasiclaw_host::runtime::{self, GuestModule, Runner};
 use wasiclaw_host::{embedded, files};
@@ -104,6 +105,10 @@ struct HostOpts {
     /// Token budget per UTC day.
     #[arg(long)]
     daily_budget: Option<u64>,
+    /// Load the tool plugin component at PATH as NAME, with no grants and
+    /// default limits (repeatable; `plugins` in wasiclaw.json grants more).
+    #[arg(long = "plugin", value_name = "NAME=PATH")]
+    plugin: Vec<String>,
 }
 
 /// Flags handed through to the guest's own CLI unchanged.
@@ -158,6 +163,7 @@ impl HostOpts {
             max_response_bytes: self.max_response_bytes,
             session_budget: self.session_budget,
             daily_budget: self.daily_budget,
+            plugins: self.plugin.clone(),
         };
         Ok(Arc::new(HostPolicy::load(&ws, &ov, &ProcessEnv)?))
     }
@@ -182,6 +188,55 @@ impl Ctx {
         let m = GuestModule::load(self.module.as_deref(), embedded, name)?;
         let (c, outcome) = cache::load(engine, &m.bytes, self.cache_dir.as_deref())?;
         Ok((c, m, outcome))
+    }
+
+    /// The runner for `run` and `chat`, in plugin mode when plugins are configured.
+    async fn runner(
+        &self,
+        engine: wasmtime::Engine,
+        policy: &Arc<HostPolicy>,
+    ) -> anyhow::Result<Runner> {
+        let (component, _, toolbox) = self.guest(&engine, policy, false).await?;
+        match toolbox {
+            Some(tb) => Runner::with_toolbox(engine, &component, policy.clone(), tb),
+            None => Runner::new(engine, &component, policy.clone()),
+        }
+    }
+
+    /// The guest and, when plugins are configured, the toolbox answering
+    /// its tools import: the uncomposed agent (edge agent with `http`) and
+    /// dist/toolbox.wasm, built into the binary, with every plugin loaded.
+    async fn guest(
+        &self,
+        engine: &wasmtime::Engine,
+        policy: &Arc<HostPolicy>,
+        http: bool,
+    ) -> anyhow::Result<(wasmtime::component::Component, String, Option<Arc<Toolbox>>)> {
+        if policy.plugins.is_empty() {
+            let (c, m, _) = self.component(engine, http)?;
+            return Ok((c, m.origin, None));
+        }
+        if self.module.is_some() {
+            anyhow::bail!(
+                "--module runs a composed module with its tools inside; with plugins the host \
+                 links the agent and its tools itself (drop --module, or the plugins)"
+            );
+        }
+        let (agent, name) = if http {
+            (embedded::AGENT_HTTP, "components/agent-http.wasm")
+        } else {
+            (embedded::AGENT, "components/agent.wasm")
+        };
+        let agent = GuestModule::load(None, agent, name)?;
+        let toolbox = GuestModule::load(None, embedded::TOOLBOX, "toolbox.wasm")?;
+        let dir = self.cache_dir.as_deref();
+        let (agent_c, _) = cache::load(engine, &agent.bytes, dir)?;
+        let (toolbox_c, _) = cache::load(engine, &toolbox.bytes, dir)?;
+        let tb = Toolbox::new(engine, &toolbox_c, policy.clone())?;
+        let builtin = tb.builtin_specs().await?;
+        let loaded = plugins::load_all(policy, &builtin, dir).await?;
+        let origin = format!("{} with {} and plugins", agent.origin, toolbox.origin);
+        Ok((agent_c, origin, Some(Arc::new(tb.with_plugins(loaded)))))
     }
 }
 
@@ -223,8 +278,7 @@ async fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
         } => {
             let policy = host.policy()?;
             let engine = runtime::engine(false)?;
-            let (component, _, _) = ctx.component(&engine, false)?;
-            let runner = Runner::new(engine, &component, policy)?;
+            let runner = ctx.runner(engine, &policy).await?;
             runner.run(&agent.guest_args(&message), true).await
         }
         Cmd::Chat { host, agent } => chat(ctx, host, agent).await,
@@ -260,9 +314,9 @@ async fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Serve { host, listen } => {
             let policy = host.policy()?;
             let engine = runtime::engine(true)?;
-            let (component, m, _) = ctx.component(&engine, true)?;
-            eprintln!("wasiclaw: serving {} on http://{listen}", m.origin);
-            wasiclaw_host::serve::serve(engine, &component, policy, &listen).await?;
+            let (component, origin, toolbox) = ctx.guest(&engine, &policy, true).await?;
+            eprintln!("wasiclaw: serving {origin} on http://{listen}");
+            wasiclaw_host::serve::serve(engine, &component, policy, &listen, toolbox).await?;
             Ok(0)
         }
     }
@@ -277,8 +331,7 @@ fn print_line(text: &str) {
 async fn chat(ctx: &Ctx, host: HostOpts, agent: AgentOpts) -> anyhow::Result<i32> {
     let policy = host.policy()?;
     let engine = runtime::engine(false)?;
-    let (component, _, _) = ctx.component(&engine, false)?;
-    let runner = Runner::new(engine, &component, policy)?;
+    let runner = ctx.runner(engine, &policy).await?;
     let session = agent.session.clone().unwrap_or_else(|| "default".into());
     let agent = AgentOpts {
         session: Some(session.clone()),

@@ -16,6 +16,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::files;
 use crate::http::HostHttp;
 use crate::limits::{self, Limiter};
+use crate::plugins::{self, Router, Toolbox};
 use crate::policy::HostPolicy;
 
 /// Everything one store owns.
@@ -25,6 +26,9 @@ pub struct HostState {
     pub table: ResourceTable,
     pub hooks: HostHttp,
     pub limiter: Limiter,
+    /// The agent's `tools` import when the host answers it (plugin mode);
+    /// `None` for the composed module, whose tools are inside it.
+    pub tools: Option<Box<Router>>,
 }
 
 impl WasiView for HostState {
@@ -134,6 +138,7 @@ pub fn store(
         table: ResourceTable::new(),
         hooks: HostHttp::new(policy.clone(), session),
         limiter: Limiter::new(policy.memory_limit_bytes),
+        tools: None,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
@@ -144,11 +149,21 @@ pub fn store(
 
 pub use wasiclaw_policy::model_calls::session_of;
 
+/// The linker for a guest whose `wasiclaw:core/tools` import the host
+/// answers: WASI plus the router's `list` and `call`.
+pub fn linker_with_tools(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
+    let mut l = linker(engine)?;
+    plugins::link_tools(&mut l)?;
+    Ok(l)
+}
+
 /// A pre-linked command component, instantiated afresh for every run.
 pub struct Runner {
     pub engine: Engine,
     pre: CommandPre<HostState>,
     pub policy: Arc<HostPolicy>,
+    /// Plugin mode: the uncomposed agent, its tools answered by the host.
+    toolbox: Option<Arc<Toolbox>>,
 }
 
 impl Runner {
@@ -163,6 +178,25 @@ impl Runner {
             engine,
             pre,
             policy,
+            toolbox: None,
+        })
+    }
+
+    /// Plugin mode: `agent` is the uncomposed agent component, whose tools
+    /// import `toolbox` answers with the built-in tools and the plugins'.
+    pub fn with_toolbox(
+        engine: Engine,
+        agent: &Component,
+        policy: Arc<HostPolicy>,
+        toolbox: Arc<Toolbox>,
+    ) -> anyhow::Result<Runner> {
+        let linker = linker_with_tools(&engine)?;
+        let pre = CommandPre::new(linker.instantiate_pre(agent)?)?;
+        Ok(Runner {
+            engine,
+            pre,
+            policy,
+            toolbox: Some(toolbox),
         })
     }
 
@@ -171,6 +205,9 @@ impl Runner {
     pub async fn run(&self, args: &[String], stdin: bool) -> anyhow::Result<i32> {
         let session = session_of(args);
         let mut store = store(&self.engine, &self.policy, args, &session, stdin)?;
+        if let Some(tb) = &self.toolbox {
+            store.data_mut().tools = Some(Box::new(tb.router(args, &session)));
+        }
         let hit = store.data().limiter.hit_flag();
         let secs = self.policy.turn_timeout_secs;
         let max_memory = self.policy.memory_limit_bytes;

@@ -28,6 +28,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
 use crate::limits;
+use crate::plugins::Toolbox;
 use crate::policy::HostPolicy;
 use crate::runtime::{self, HostState};
 
@@ -60,6 +61,8 @@ pub struct Server {
     pre: ProxyPre<HostState>,
     policy: Arc<HostPolicy>,
     sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Plugin mode: the uncomposed edge agent, its tools answered by the host.
+    toolbox: Option<Arc<Toolbox>>,
 }
 
 impl Server {
@@ -68,7 +71,21 @@ impl Server {
         component: &Component,
         policy: Arc<HostPolicy>,
     ) -> anyhow::Result<Arc<Server>> {
-        let linker = runtime::linker(&engine)?;
+        Server::with_toolbox(engine, component, policy, None)
+    }
+
+    /// With a toolbox, `component` is the uncomposed edge agent
+    /// (dist/components/agent-http.wasm) and the host answers its tools.
+    pub fn with_toolbox(
+        engine: Engine,
+        component: &Component,
+        policy: Arc<HostPolicy>,
+        toolbox: Option<Arc<Toolbox>>,
+    ) -> anyhow::Result<Arc<Server>> {
+        let linker = match toolbox {
+            Some(_) => runtime::linker_with_tools(&engine)?,
+            None => runtime::linker(&engine)?,
+        };
         let pre = ProxyPre::new(linker.instantiate_pre(component)?).map_err(|e| {
             anyhow::anyhow!("the module is not a wasi:http/proxy component (build dist/wasiclaw-http.wasm): {e}")
         })?;
@@ -77,6 +94,7 @@ impl Server {
             pre,
             policy,
             sessions: Mutex::new(HashMap::new()),
+            toolbox,
         }))
     }
 
@@ -119,6 +137,9 @@ impl Server {
         );
         let guard = self.session_lock(&session).lock_owned().await;
         let mut store = runtime::store(&self.engine, &self.policy, &[], &session, false)?;
+        if let Some(tb) = &self.toolbox {
+            store.data_mut().tools = Some(Box::new(tb.router(&[], &session)));
+        }
         let hit = store.data().limiter.hit_flag();
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let req = store
@@ -271,8 +292,9 @@ pub async fn serve(
     component: &Component,
     policy: Arc<HostPolicy>,
     listen: &str,
+    toolbox: Option<Arc<Toolbox>>,
 ) -> anyhow::Result<()> {
-    let server = Server::new(engine, component, policy)?;
+    let server = Server::with_toolbox(engine, component, policy, toolbox)?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;

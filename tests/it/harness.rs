@@ -156,7 +156,7 @@ pub fn wasiclaw_bin() -> PathBuf {
 }
 
 /// The target directory this test binary was built into.
-fn test_target_dir() -> PathBuf {
+pub(crate) fn test_target_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .expect("target/tmp has a parent")
@@ -164,7 +164,7 @@ fn test_target_dir() -> PathBuf {
 }
 
 /// `cargo build --quiet ARGS` of this checkout into [`test_target_dir`].
-fn cargo_build(args: &[&str]) {
+pub(crate) fn cargo_build(args: &[&str]) {
     // Cargo tells the compiler where it lives; the test process may not
     // have it on PATH.
     let cargo =

@@ -11,6 +11,7 @@ mod agent_state;
 mod host;
 mod limits;
 mod parsers;
+mod plugins;
 mod provider_tls;
 mod secrets;
 mod serve;

@@ -1,8 +1,9 @@
 //! An example wasiclaw tool plugin, built with plain std for `wasm32-wasip2`.
 //!
 //! Two tools, each using one kind of grant:
-//! - `forecast {"city"}` GETs `$WEATHER_URL/forecast?city=CITY` (needs
-//!   `env:WEATHER_URL` and `http:` for that host) and returns the body;
+//! - `forecast {"city"}` GETs `$WEATHER_URL?city=CITY` (`WEATHER_URL` is the
+//!   forecast endpoint, e.g. `https://api.weather.example/v1/forecast`; needs
+//!   `env:WEATHER_URL` and `http:` for its host) and returns the body;
 //! - `log {"line"}` appends a line to `/workspace/out/weather.log` and
 //!   returns the log so far (needs `files:write:out/`).
 //!
@@ -48,7 +49,9 @@ impl Guest for Weather {
             args.get(key)
                 .and_then(Value::as_str)
                 .map(str::to_string)
-                .ok_or_else(|| ToolError::InvalidArguments(format!("\"{key}\" (a string) is required")))
+                .ok_or_else(|| {
+                    ToolError::InvalidArguments(format!("\"{key}\" (a string) is required"))
+                })
         };
         match name.as_str() {
             "forecast" => forecast(&text("city")?),
@@ -68,10 +71,12 @@ fn forecast(city: &str) -> Result<String, ToolError> {
             _ => format!("%{b:02X}"),
         })
         .collect();
-    let url = format!("{}/forecast?city={query}", base.trim_end_matches('/'));
+    let url = format!("{base}?city={query}");
     let (status, body) = http::get(&url).map_err(ToolError::Failed)?;
     if status != 200 {
-        return Err(ToolError::Failed(format!("{url} answered {status}: {body}")));
+        return Err(ToolError::Failed(format!(
+            "{url} answered {status}: {body}"
+        )));
     }
     Ok(body)
 }

@@ -123,7 +123,12 @@ impl Serve {
         extra: &[&str],
     ) -> Serve {
         let port = free_port();
-        let mut cmd = serve_command(host, module, ws, openai_base, port, extra);
+        let cmd = serve_command(host, module, ws, openai_base, port, extra);
+        Self::spawn(host, cmd, port)
+    }
+
+    /// Runs `cmd`, a server that will listen on 127.0.0.1:`port`, until it listens.
+    pub fn spawn(host: Host, mut cmd: Command, port: u16) -> Serve {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -36,7 +36,9 @@ pub fn get(url: &str) -> Result<(u16, String), String> {
     };
     let status = resp.status();
     let body = resp.consume().map_err(|()| "response body already taken")?;
-    let stream = body.stream().map_err(|()| "response body stream already taken")?;
+    let stream = body
+        .stream()
+        .map_err(|()| "response body stream already taken")?;
     let mut bytes = Vec::new();
     loop {
         match stream.blocking_read(64 * 1024) {
