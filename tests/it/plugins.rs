@@ -442,3 +442,51 @@ fn a_plain_std_plugin_loads_from_the_command_line() {
     assert!(t.ok && t.reply == "ok", "{}", t.log);
     assert_eq!(results(&server), [("vars: ; args: ".to_string(), false)]);
 }
+
+/// `examples/js-plugin` built with componentize-js (installed by
+/// scripts/setup), once per test run, into this target directory.
+fn js_plugin() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("js-plugin-{}.wasm", std::process::id()));
+            let mut cmd = Command::new(crate::harness::cargo_tool("componentize-js"));
+            // The WIT path is relative: componentize-js reads it from the cwd.
+            cmd.current_dir(crate::harness::repo_root())
+                .args(["examples/js-plugin/plugin.js", "--wit", "wit"])
+                .args(["--world-name", "wasiclaw:core/tool-plugin", "-o"])
+                .arg(&out);
+            let built = run_command(cmd);
+            assert!(built.code == Some(0) && out.is_file(), "{built}");
+            out
+        })
+        .clone()
+}
+
+/// The JavaScript example plugin (a StarlingMonkey component, all of its
+/// imports within the tool-plugin world) loads and answers, and a thrown
+/// `tool-error` value reaches the model as the tool's error.
+#[test]
+fn the_javascript_plugin_builds_and_runs() {
+    let ws = Workspace::new();
+    let server = MockServer::start(
+        Script::new()
+            .tool("js_wordcount", json!({"text": "one two  three"}))
+            .tool("js_slug", json!({"title": "Hello, Plugin World!"}))
+            .tool_raw("js_slug", "{not json")
+            .text("counted"),
+    );
+    let plugins = json!({"js": {"path": js_plugin()}});
+    let t = turn(Mode::Run, &ws, &server, plugins, &[], &[], "count");
+    assert!(t.ok && t.reply == "counted", "{}", t.log);
+    let r = results(&server);
+    assert_eq!(
+        r[0],
+        ("3 words, 14 characters".to_string(), false),
+        "{}",
+        t.log
+    );
+    assert_eq!(r[1], ("hello-plugin-world".to_string(), false));
+    assert!(r[2].1, "{r:?}");
+}
