@@ -490,3 +490,45 @@ fn the_javascript_plugin_builds_and_runs() {
     assert_eq!(r[1], ("hello-plugin-world".to_string(), false));
     assert!(r[2].1, "{r:?}");
 }
+
+/// The `wasmtime run` recipe (components/with-plugin.wac): the probe plugin
+/// composed with the agent by `wac`, run by the real wasmtime CLI with no
+/// native host. The plugin's tools are the agent's, under their own names.
+#[test]
+fn the_wac_recipe_runs_a_plugin_under_wasmtime_run() {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("with-plugin-{}.wasm", std::process::id()));
+    let agent = crate::harness::repo_root().join("dist/components/agent.wasm");
+    assert!(
+        agent.is_file(),
+        "{} missing: run scripts/build",
+        agent.display()
+    );
+    let mut wac = Command::new(crate::harness::cargo_tool("wac"));
+    wac.current_dir(crate::harness::repo_root())
+        .args(["compose", "components/with-plugin.wac", "--dep"])
+        .arg(format!("wasiclaw:plugin={}", probe_plugin().display()))
+        .arg("--dep")
+        .arg(format!("wasiclaw:agent={}", agent.display()))
+        .arg("-o")
+        .arg(&out);
+    let composed = run_command(wac);
+    assert_eq!(composed.code, Some(0), "{composed}");
+    let ws = Workspace::new();
+    let server = MockServer::start(
+        Script::new()
+            .tool("echo", json!({"text": "composed"}))
+            .text("done"),
+    );
+    let run = crate::harness::Agent::on(crate::harness::Runner::Wasmtime, &ws)
+        .module(out.clone())
+        .openai(&server)
+        .no_stream()
+        .run("echo");
+    run.assert_success(&server);
+    assert_eq!(run.reply(), "done");
+    assert_eq!(results(&server), [("echo: composed".to_string(), false)]);
+    let names = server.chat_requests()[0].tool_names();
+    assert!(names.contains(&"echo".to_string()) && !names.contains(&"read_file".to_string()));
+    let _ = std::fs::remove_file(out);
+}
