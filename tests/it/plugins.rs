@@ -310,9 +310,10 @@ fn files_only_inside_grants(mode: Mode) {
     assert!(ws.read("notes/b.md").is_none() && ws.read("c.txt").is_none());
 }
 
-/// Fuel, time, memory, a trap and `exit` each end one call with a tool
-/// error naming the reason; the turn goes on to the model's answer, and
-/// the environment holds only the granted variable.
+/// Fuel, time, memory, a trap, `exit` and a malformed result (the fixture
+/// `plugin-malformed.wat`) each end one call with a tool error naming the
+/// reason; the turn goes on to the model's answer, and the environment
+/// holds only the granted variable.
 fn limits_and_traps_are_tool_errors(mode: Mode) {
     let ws = Workspace::new();
     let calls = [
@@ -323,6 +324,7 @@ fn limits_and_traps_are_tool_errors(mode: Mode) {
         ("lean_exit", "exited with code 1"),
         ("lean_shout", ""),
         ("lean_env", ""),
+        ("mal_bad", "plugin mal: failed"),
     ];
     let mut script = Script::new();
     for (name, _) in &calls {
@@ -333,6 +335,7 @@ fn limits_and_traps_are_tool_errors(mode: Mode) {
         "lean": {"path": probe_plugin(), "allow": ["env:UNITS"],
                  "limits": {"fuel": 200_000_000u64, "memory_mib": 16, "timeout_ms": 20_000}},
         "slow": {"path": probe_plugin(), "limits": {"fuel": 1_000_000_000_000_000u64, "timeout_ms": 1000}},
+        "mal": {"path": fixture("plugin-malformed")},
     });
     let env = [("UNITS", "metric"), ("NOT_GRANTED", "nope")];
     let t = turn(mode, &ws, &server, plugins, &[], &env, "limits");
@@ -352,13 +355,20 @@ fn limits_and_traps_are_tool_errors(mode: Mode) {
     assert!(t.log.contains("more bytes dropped"), "{}", t.log);
     assert!(!t.log.contains("shout line 9999"));
     assert_eq!(r[6], ("vars: UNITS=metric; args: ".to_string(), false));
+    // A result that does not lift (a string out of bounds) is a tool error.
+    assert!(
+        r[7].1 && r[7].0.contains(calls[7].1),
+        "{}\n{}",
+        r[7].0,
+        t.log
+    );
     let outcomes: Vec<String> = plugin_lines(&ws)
         .iter()
         .map(|l| l["outcome"].as_str().unwrap_or("").to_string())
         .collect();
     assert_eq!(
         outcomes,
-        ["fuel", "timeout", "memory", "trap", "exit", "ok", "ok"]
+        ["fuel", "timeout", "memory", "trap", "exit", "ok", "ok", "trap"]
     );
 }
 
