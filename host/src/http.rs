@@ -121,8 +121,25 @@ where
             return Err(deny(req.method(), &uri, &why, code));
         }
         // Connect to the checked addresses (below), never to a second DNS
-        // answer.
-        Decision::Allowed(_) => {}
+        // answer. A plugin granted a secret for this origin sends it, and
+        // reads back nothing that contains it.
+        Decision::Allowed(_) => {
+            if let Some(s) = policy
+                .origin_secrets
+                .iter()
+                .find(|s| s.matches(&scheme, &host, port))
+            {
+                let mut value =
+                    HeaderValue::from_str(&format!("Bearer {}", s.value.0)).map_err(|_| {
+                        Error::InternalError(Some(
+                            "a granted secret is not a valid header value".into(),
+                        ))
+                    })?;
+                value.set_sensitive(true);
+                req.headers_mut().insert(http::header::AUTHORIZATION, value);
+                redactor = Redactor::new([s.value.0.as_str()]);
+            }
+        }
         Decision::Provider(ep) => {
             // Its `checked` addresses are its pin (host.resolve), if any;
             // otherwise the operator's own configured name is resolved when

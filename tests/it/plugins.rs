@@ -542,3 +542,64 @@ fn the_wac_recipe_runs_a_plugin_under_wasmtime_run() {
     assert!(names.contains(&"echo".to_string()) && !names.contains(&"read_file".to_string()));
     let _ = std::fs::remove_file(out);
 }
+
+/// A `secret:NAME@ORIGIN` grant: the host adds the secret to the plugin's
+/// requests to that origin (only), the plugin never sees it (not in its
+/// environment), and an origin that echoes it back hands the plugin, the
+/// model and the session only `[REDACTED]`.
+#[test]
+fn a_granted_secret_is_sent_to_its_origin_and_redacted() {
+    const SECRET: &str = "wk-plugin-secret-4242";
+    let ws = Workspace::new();
+    let web = MockServer::start(Script::new());
+    let port = web.port();
+    let server = MockServer::start(
+        Script::new()
+            .tool(
+                "p_fetch",
+                json!({ "url": format!("http://keyed.test:{port}/echo") }),
+            )
+            .tool(
+                "p_fetch",
+                json!({ "url": format!("http://plain.test:{port}/echo") }),
+            )
+            .tool("p_env", json!({}))
+            .text("done"),
+    );
+    let plugins = json!({"p": {
+        "path": probe_plugin(),
+        "allow": ["http:keyed.test", "http:plain.test", format!("secret:W_KEY@http://keyed.test:{port}")],
+    }});
+    let pins = [
+        format!("keyed.test:{port}:127.0.0.1"),
+        format!("plain.test:{port}:127.0.0.1"),
+    ];
+    let flags = ["--resolve", &pins[0], "--resolve", &pins[1]];
+    let t = turn(
+        Mode::Run,
+        &ws,
+        &server,
+        plugins,
+        &flags,
+        &[("W_KEY", SECRET)],
+        "fetch",
+    );
+    assert!(t.ok && t.reply == "done", "{}", t.log);
+    let hits = web.requests();
+    assert_eq!(hits.len(), 2);
+    assert_eq!(
+        hits[0].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    assert_eq!(hits[1].header("authorization"), None, "only to its origin");
+    let r = results(&server);
+    assert!(r[0].0.contains("authorization: Bearer [REDACTED]"), "{r:?}");
+    assert_eq!(r[2], ("vars: ; args: ".to_string(), false));
+    // The host's output, after the command line (whose environment names it).
+    let output = t.log.split("--- stdout ---").nth(1).unwrap_or_default();
+    let everything = format!(
+        "{r:?}{output}{}",
+        ws.read("sessions/default.jsonl").unwrap_or_default()
+    );
+    assert!(!everything.contains(SECRET), "{everything}");
+}

@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::origin::HostPattern;
+use crate::origin::{split_url, HostPattern};
 use crate::policy::{Env, Policy};
 
 pub const DEFAULT_FUEL: u64 = 1_000_000_000;
@@ -67,6 +67,40 @@ pub enum Grant {
     Files { dir: String, write: bool },
     /// `env:NAME`: the host's value of `NAME`, if it has one.
     Env(String),
+    /// `secret:NAME@SCHEME://HOST[:PORT]`: the host's value of `NAME`, which
+    /// the plugin never sees, sent as `Authorization: Bearer VALUE` on its
+    /// requests to that origin, and redacted from what they return.
+    Secret {
+        var: String,
+        scheme: String,
+        host: String,
+        port: u16,
+    },
+}
+
+/// A secret's value: kept out of `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(pub String);
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// A host-held secret the plugin's requests to one origin carry.
+#[derive(Clone, Debug)]
+pub struct OriginSecret {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    pub value: SecretValue,
+}
+
+impl OriginSecret {
+    pub fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
+        self.scheme == scheme && self.port == port && self.host.eq_ignore_ascii_case(host)
+    }
 }
 
 impl Grant {
@@ -84,6 +118,22 @@ impl Grant {
             } else {
                 Err(format!("grant {s:?}: not a variable name"))
             };
+        }
+        if let Some(rest) = s.strip_prefix("secret:") {
+            let bad = |why: String| format!("grant {s:?}: {why}");
+            let (var, origin) = rest
+                .split_once('@')
+                .ok_or_else(|| bad("expected secret:NAME@SCHEME://HOST[:PORT]".into()))?;
+            if var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(bad("not a variable name".into()));
+            }
+            let (scheme, host, port) = split_url(origin).map_err(|e| bad(e.to_string()))?;
+            return Ok(Grant::Secret {
+                var: var.to_string(),
+                scheme,
+                host,
+                port,
+            });
         }
         let (write, dir) = if let Some(d) = s.strip_prefix("files:read:") {
             (false, d)
@@ -145,6 +195,8 @@ pub struct PluginSpec {
     pub timeout_ms: u64,
     /// The granted variables with the host's values (unset ones left out).
     pub env: BTreeMap<String, String>,
+    /// The `secret:` grants with the host's values.
+    pub secrets: Vec<OriginSecret>,
 }
 
 /// A plugin name becomes the prefix of its tools' names, which providers
@@ -189,21 +241,42 @@ impl PluginSpec {
         };
         let limits = &entry.limits;
         let mib = positive(limits.memory_mib, DEFAULT_MEMORY_MIB, "memory_mib")?;
-        let env = grants
+        let vars = grants
             .iter()
             .filter_map(|g| match g {
                 Grant::Env(n) => env.get(n).map(|v| (n.clone(), v)),
                 _ => None,
             })
             .collect();
+        let mut secrets = Vec::new();
+        for g in &grants {
+            if let Grant::Secret {
+                var,
+                scheme,
+                host,
+                port,
+            } = g
+            {
+                let value = env.get(var).ok_or_else(|| {
+                    err(format!("secret {var} is not set in the host's environment"))
+                })?;
+                secrets.push(OriginSecret {
+                    scheme: scheme.clone(),
+                    host: host.clone(),
+                    port: *port,
+                    value: SecretValue(value),
+                });
+            }
+        }
         Ok(PluginSpec {
             name: name.to_string(),
             path: base.join(&entry.path),
+            secrets,
             grants,
             fuel: positive(limits.fuel, DEFAULT_FUEL, "fuel")?,
             memory_bytes: mib.saturating_mul(1024 * 1024),
             timeout_ms: positive(limits.timeout_ms, DEFAULT_TIMEOUT_MS, "timeout_ms")?,
-            env,
+            env: vars,
         })
     }
 
@@ -240,6 +313,7 @@ impl PluginSpec {
             })
             .collect();
         p.literal_addresses_may_be_internal = false;
+        p.origin_secrets = self.secrets.clone();
         p.guest_env = self.env.clone();
         p.memory_limit_bytes = self.memory_bytes;
         p
@@ -295,6 +369,8 @@ mod tests {
             "env:",
             "net:x",
             "http:",
+            "secret:K",
+            "secret:K@ftp://x",
         ] {
             assert!(Grant::parse(bad).is_err(), "{bad}");
         }
@@ -323,5 +399,15 @@ mod tests {
         let f = PluginSpec::from_flag("quick=/tmp/q.wasm", &env).unwrap();
         assert_eq!((f.name.as_str(), f.grants.len()), ("quick", 0));
         assert!(PluginSpec::from_flag("nopath", &env).is_err());
+        let keyed: PluginEntry =
+            serde_json::from_str(r#"{"path":"p","allow":["secret:SECRET@http://X.test:81"]}"#)
+                .unwrap();
+        let k = PluginSpec::from_entry("k", &keyed, Path::new("/"), &env).unwrap();
+        assert!(k.env.is_empty(), "a secret is not an environment variable");
+        assert!(k.secrets[0].matches("http", "x.TEST", 81));
+        assert!(!format!("{k:?}").contains("\"s\""), "{k:?}");
+        let missing: PluginEntry =
+            serde_json::from_str(r#"{"path":"p","allow":["secret:NOPE@http://x.test"]}"#).unwrap();
+        assert!(PluginSpec::from_entry("m", &missing, Path::new("/"), &env).is_err());
     }
 }

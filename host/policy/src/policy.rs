@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::origin::endpoint;
 pub use crate::origin::{split_url, Endpoint, HostPattern, ProviderKind};
-pub use crate::plugins::{PluginConfigError, PluginEntry, PluginSpec};
+pub use crate::plugins::{OriginSecret, PluginConfigError, PluginEntry, PluginSpec};
 pub use crate::resolve::Pin;
 use wasiclaw_contract::env as var;
 
@@ -111,6 +111,9 @@ pub struct Policy {
     pub literal_addresses_may_be_internal: bool,
     /// Tool plugins: the file's `plugins`, then `--plugin` flags.
     pub plugins: Vec<PluginSpec>,
+    /// Host-held secrets added to requests to one origin each: empty for
+    /// the operator's policy, a plugin's `secret:` grants in its own.
+    pub origin_secrets: Vec<OriginSecret>,
 }
 
 /// Command-line overrides; `None` keeps the file's or the default value.
@@ -244,6 +247,7 @@ impl Policy {
             source,
             literal_addresses_may_be_internal: true,
             plugins,
+            origin_secrets: Vec::new(),
         })
     }
 
