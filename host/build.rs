@@ -11,6 +11,10 @@ fn main() {
     );
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let dist = manifest.join("..").join("dist");
+    // Listed, since naming any file below replaces cargo's default of
+    // rerunning on changes to the package: a new embedded name must reach
+    // an existing target directory.
+    println!("cargo:rerun-if-changed=build.rs");
     // The composed modules, then what plugin mode links by itself: the
     // uncomposed agents and the built-in toolbox.
     for name in [
