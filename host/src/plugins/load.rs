@@ -174,6 +174,38 @@ fn load_one(
     })
 }
 
+/// Most tools one plugin may offer, and the largest description and
+/// schema: every spec goes into every model request, so a plugin must not
+/// be able to crowd out the conversation.
+const MAX_TOOLS: usize = 64;
+const MAX_DESCRIPTION: usize = 4096;
+const MAX_PARAMETERS: usize = 64 * 1024;
+
+/// A spec the agent can hand to a provider as it is: its `parameters` a
+/// JSON object (a provider refuses the whole request otherwise, which
+/// would fail every turn), within the size limits.
+fn check_spec(t: &ToolSpec) -> Result<(), String> {
+    if t.description.len() > MAX_DESCRIPTION {
+        return Err(format!(
+            "its tool {:?} has a description over {MAX_DESCRIPTION} bytes",
+            t.name
+        ));
+    }
+    if t.parameters.len() > MAX_PARAMETERS {
+        return Err(format!(
+            "its tool {:?} has a parameter schema over {MAX_PARAMETERS} bytes",
+            t.name
+        ));
+    }
+    match serde_json::from_str::<serde_json::Value>(&t.parameters) {
+        Ok(v) if v.is_object() => Ok(()),
+        _ => Err(format!(
+            "its tool {:?} has parameters that are not a JSON Schema object",
+            t.name
+        )),
+    }
+}
+
 /// A tool name providers accept: `[A-Za-z0-9_-]{1,64}`.
 fn valid_tool_name(name: &str) -> bool {
     !name.is_empty()
@@ -225,6 +257,17 @@ pub async fn load_all(
                 continue;
             }
         };
+        if tools.len() > MAX_TOOLS {
+            refuse(format!(
+                "it offers {} tools, more than {MAX_TOOLS}",
+                tools.len()
+            ));
+            continue;
+        }
+        if let Err(why) = tools.iter().try_for_each(check_spec) {
+            refuse(why);
+            continue;
+        }
         let mut renamed = Vec::new();
         for t in &tools {
             let name = format!("{}_{}", spec.name, t.name);
@@ -301,5 +344,19 @@ mod tests {
             .unwrap_err()
             .contains("not a WebAssembly"));
         assert!(valid_tool_name("weather_forecast") && !valid_tool_name("a b"));
+        let spec = |parameters: &str| ToolSpec {
+            name: "t".into(),
+            description: "d".into(),
+            parameters: parameters.into(),
+        };
+        assert!(check_spec(&spec(r#"{"type":"object"}"#)).is_ok());
+        for bad in ["", "[]", "{", "\"object\""] {
+            assert!(check_spec(&spec(bad)).is_err(), "{bad}");
+        }
+        let long = ToolSpec {
+            description: "x".repeat(MAX_DESCRIPTION + 1),
+            ..spec("{}")
+        };
+        assert!(check_spec(&long).is_err());
     }
 }
