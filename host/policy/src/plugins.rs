@@ -319,6 +319,41 @@ impl PluginSpec {
         p
     }
 
+    /// The plugin as `wasiclaw inspect` shows it: grants as written (a
+    /// secret by its variable's name), limits, the variables it will see
+    /// by name only.
+    pub fn to_json(&self) -> serde_json::Value {
+        let grants: Vec<String> = self
+            .grants
+            .iter()
+            .map(|g| match g {
+                Grant::Http(h) => format!("http:{h}"),
+                Grant::Files { dir, write } => {
+                    let mode = if *write { "write" } else { "read" };
+                    format!("files:{mode}:{dir}/")
+                }
+                Grant::Env(n) => format!("env:{n}"),
+                Grant::Secret {
+                    var,
+                    scheme,
+                    host,
+                    port,
+                } => format!("secret:{var}@{scheme}://{host}:{port}"),
+            })
+            .collect();
+        serde_json::json!({
+            "name": self.name,
+            "path": self.path.display().to_string(),
+            "allow": grants,
+            "env": self.env.keys().collect::<Vec<_>>(),
+            "limits": {
+                "fuel": self.fuel,
+                "memory_bytes": self.memory_bytes,
+                "timeout_ms": self.timeout_ms,
+            },
+        })
+    }
+
     /// `(dir, write)` of each `files:` grant.
     pub fn dirs(&self) -> impl Iterator<Item = (&str, bool)> {
         self.grants.iter().filter_map(|g| match g {
@@ -406,6 +441,9 @@ mod tests {
         assert!(k.env.is_empty(), "a secret is not an environment variable");
         assert!(k.secrets[0].matches("http", "x.TEST", 81));
         assert!(!format!("{k:?}").contains("\"s\""), "{k:?}");
+        let shown = k.to_json();
+        assert_eq!(shown["allow"][0], "secret:SECRET@http://x.test:81");
+        assert!(!shown.to_string().contains("\"s\""), "{shown}");
         let missing: PluginEntry =
             serde_json::from_str(r#"{"path":"p","allow":["secret:NOPE@http://x.test"]}"#).unwrap();
         assert!(PluginSpec::from_entry("m", &missing, Path::new("/"), &env).is_err());

@@ -316,6 +316,7 @@ impl Policy {
             "max_response_bytes": self.max_response_bytes,
             "budget": {"session_tokens": self.session_budget, "daily_tokens": self.daily_budget},
             "extra_ca_file": self.extra_ca_file.as_ref().map(|p| p.display().to_string()),
+            "plugins": self.plugins.iter().map(PluginSpec::to_json).collect::<Vec<_>>(),
         })
     }
 }
