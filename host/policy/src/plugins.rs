@@ -304,6 +304,8 @@ impl PluginSpec {
     pub fn policy(&self, host: &Policy) -> Policy {
         let mut p = host.clone();
         p.endpoints.clear();
+        // Nothing of the other plugins (their secrets included).
+        p.plugins.clear();
         p.allow_hosts = self
             .grants
             .iter()
