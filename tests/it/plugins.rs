@@ -409,7 +409,8 @@ fn bad_plugins_are_refused_at_start_and_the_rest_works(mode: Mode) {
 }
 
 /// Two plugins whose tools would share a name (the same name in the file
-/// and on the command line) stop the host before any turn.
+/// and on the command line) stop `wasiclaw run` before any turn and
+/// `wasiclaw serve` before it listens.
 #[test]
 fn clashing_plugin_names_are_refused_at_start() {
     let ws = Workspace::new();
@@ -433,6 +434,21 @@ fn clashing_plugin_names_are_refused_at_start() {
         t.log
     );
     assert!(server.chat_requests().is_empty());
+    // `wasiclaw serve` stops at the same check, before it listens.
+    let mut cmd = Command::new(wasiclaw_bin());
+    cmd.arg("--cache-dir")
+        .arg(cache_dir())
+        .args(["serve", "--listen", "127.0.0.1:0", "--workspace"])
+        .arg(ws.path())
+        .args(["--plugin", &flag]);
+    with_only_env(&mut cmd, &[]);
+    let out = run_command(cmd);
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        out.stderr
+            .contains("clashes with tool echo of plugin probe"),
+        "{out}"
+    );
 }
 
 /// `--plugin NAME=PATH` alone loads a plain-std plugin (its wasi:cli
