@@ -410,7 +410,8 @@ fn bad_plugins_are_refused_at_start_and_the_rest_works(mode: Mode) {
 
 /// Two plugins whose tools would share a name (the same name in the file
 /// and on the command line) stop `wasiclaw run` before any turn and
-/// `wasiclaw serve` before it listens.
+/// `wasiclaw serve` before it listens; so does a plugin tool named like a
+/// built-in one.
 #[test]
 fn clashing_plugin_names_are_refused_at_start() {
     let ws = Workspace::new();
@@ -449,6 +450,21 @@ fn clashing_plugin_names_are_refused_at_start() {
             .contains("clashes with tool echo of plugin probe"),
         "{out}"
     );
+    // A plugin named `web` would offer `web_fetch`, the built-in tool's name.
+    let web = format!("web={}", probe_plugin().display());
+    let t = turn(
+        Mode::Run,
+        &ws,
+        &server,
+        json!({}),
+        &["--plugin", &web],
+        &[],
+        "hi",
+    );
+    assert!(!t.ok, "{}", t.log);
+    let want = "tool name \"web_fetch\" of tool fetch of plugin web clashes with the built-in tool web_fetch";
+    assert!(t.log.contains(want), "{}", t.log);
+    assert!(server.chat_requests().is_empty());
 }
 
 /// `--plugin NAME=PATH` alone loads a plain-std plugin (its wasi:cli
