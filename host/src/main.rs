@@ -227,6 +227,12 @@ impl Ctx {
         } else {
             (embedded::AGENT, "components/agent.wasm")
         };
+        if agent.is_empty() || embedded::TOOLBOX.is_empty() {
+            anyhow::bail!(
+                "this wasiclaw binary was built without dist/{name} and dist/toolbox.wasm \
+                 embedded, which plugins need: run scripts/build, then rebuild the host"
+            );
+        }
         let agent = GuestModule::load(None, agent, name)?;
         let toolbox = GuestModule::load(None, embedded::TOOLBOX, "toolbox.wasm")?;
         let dir = self.cache_dir.as_deref();
