@@ -98,7 +98,7 @@ impl Plugin {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         // Epoch interruption stops code that spins; the tokio timeout in
-        // `run` stops a call waiting on the host (a slow HTTP answer).
+        // `call` stops one waiting on the host (a slow HTTP answer).
         let ticks = (self.spec.timeout_ms / TICK.as_millis() as u64).max(1) + 1;
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
