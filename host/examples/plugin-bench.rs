@@ -36,8 +36,9 @@ async fn main() -> anyhow::Result<()> {
         ..Default::default()
     };
     let policy = Arc::new(HostPolicy::load(&ws, &ov, &BTreeMap::new())?);
-    let cache = std::env::temp_dir().join("wasiclaw-plugin-bench-cache");
-    let loaded = plugins::load_all(&policy, &[], Some(&cache)).await?;
+    // The host's own compile cache, as `wasiclaw run` would use it.
+    let cache = wasiclaw_host::cache::default_dir();
+    let loaded = plugins::load_all(&policy, &[], cache.as_deref()).await?;
     let plugin = loaded.plugins.first().context("the plugin was refused")?;
     let (mut inst, mut total) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for i in 0..n + n / 10 {
