@@ -41,19 +41,10 @@ pub fn cat(parts: &[&str]) -> String {
 }
 
 /// Decimal rendering of an integer without `core::fmt`.
-pub fn num(mut n: u64) -> String {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    String::from(core::str::from_utf8(&buf[i..]).unwrap_or("0"))
+pub fn num(n: u64) -> String {
+    let mut s = String::new();
+    wasiclaw_json::text::push_u64(&mut s, n);
+    s
 }
 
 /// Byte offset of the first `needle` in `hay` at or after `from`. A plain

@@ -13,20 +13,9 @@ use crate::platform::{
 };
 use crate::{ToolError, Toolbox};
 
-wit_bindgen::generate!({
+wasiclaw_guest::bindings!({
     path: "../../wit",
     world: "wasiclaw:core/toolbox",
-    // The wasi:http and wasi:io bindings are the shared guest crate's, so its
-    // HTTP client's types are this component's.
-    with: {
-        "wasi:http/types@0.2.12": wasiclaw_guest::wasi::http::types,
-        "wasi:http/outgoing-handler@0.2.12": wasiclaw_guest::wasi::http::outgoing_handler,
-        "wasi:io/error@0.2.12": wasiclaw_guest::wasi::io::error,
-        "wasi:io/poll@0.2.12": wasiclaw_guest::wasi::io::poll,
-        "wasi:io/streams@0.2.12": wasiclaw_guest::wasi::io::streams,
-        "wasi:clocks/monotonic-clock@0.2.12": wasiclaw_guest::wasi::clocks::monotonic_clock,
-    },
-    generate_all,
 });
 
 use exports::wasiclaw::core::tools::{Guest, ToolError as WitError, ToolSpec};
@@ -346,18 +335,6 @@ struct Instance(UnsafeCell<Option<Toolbox<Wasi, Kernel>>>);
 unsafe impl Sync for Instance {}
 
 static INSTANCE: Instance = Instance(UnsafeCell::new(None));
-
-#[global_allocator]
-static ALLOC: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
-    // SAFETY: single-threaded target, as above.
-    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
-
-/// Panics abort without formatting their message: nobody could read it, and
-/// the formatting machinery would cost a third of the component.
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    core::arch::wasm32::unreachable()
-}
 
 struct Component;
 

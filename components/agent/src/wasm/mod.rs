@@ -16,7 +16,7 @@ use crate::stdio::Output as _;
 use crate::tools::{ToolError, ToolSpec, Tools};
 
 #[cfg(not(feature = "http-edge"))]
-wit_bindgen::generate!({
+wasiclaw_guest::bindings!({
     // The contract world plus the CLI interfaces the command uses directly
     // (std would import most of them too, at a higher size cost):
     // terminal-stdin tells chat from piped input, terminal-stdout live
@@ -33,24 +33,13 @@ wit_bindgen::generate!({
             import wasi:cli/exit@0.2.12;
         }",
     path: "../../wit",
-    // The wasi:http and wasi:io bindings are the shared guest crate's, so its
-    // HTTP client's types are this component's.
-    with: {
-        "wasi:http/types@0.2.12": wasiclaw_guest::wasi::http::types,
-        "wasi:http/outgoing-handler@0.2.12": wasiclaw_guest::wasi::http::outgoing_handler,
-        "wasi:io/error@0.2.12": wasiclaw_guest::wasi::io::error,
-        "wasi:io/poll@0.2.12": wasiclaw_guest::wasi::io::poll,
-        "wasi:io/streams@0.2.12": wasiclaw_guest::wasi::io::streams,
-        "wasi:clocks/monotonic-clock@0.2.12": wasiclaw_guest::wasi::clocks::monotonic_clock,
-    },
-    generate_all,
 });
 
 // The edge build (feature `http-edge`): the same agent behind
 // `wasi:http/incoming-handler` instead of `wasi:cli/run`. Only the
 // environment (configuration) and stderr (logs) come from wasi:cli.
 #[cfg(feature = "http-edge")]
-wit_bindgen::generate!({
+wasiclaw_guest::bindings!({
     inline: "package wasiclaw:agent-shim;
         world agent-http-shim {
             include wasiclaw:core/agent-http@0.1.0;
@@ -58,17 +47,6 @@ wit_bindgen::generate!({
             import wasi:cli/stderr@0.2.12;
         }",
     path: "../../wit",
-    // The wasi:http and wasi:io bindings are the shared guest crate's, so its
-    // HTTP client's types are this component's.
-    with: {
-        "wasi:http/types@0.2.12": wasiclaw_guest::wasi::http::types,
-        "wasi:http/outgoing-handler@0.2.12": wasiclaw_guest::wasi::http::outgoing_handler,
-        "wasi:io/error@0.2.12": wasiclaw_guest::wasi::io::error,
-        "wasi:io/poll@0.2.12": wasiclaw_guest::wasi::io::poll,
-        "wasi:io/streams@0.2.12": wasiclaw_guest::wasi::io::streams,
-        "wasi:clocks/monotonic-clock@0.2.12": wasiclaw_guest::wasi::clocks::monotonic_clock,
-    },
-    generate_all,
 });
 
 use exports::wasiclaw::core::agent as wit_agent;
@@ -211,16 +189,3 @@ impl wit_agent::Guest for Component {
 }
 
 export!(Component);
-
-#[global_allocator]
-static ALLOC: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
-    // SAFETY: wasm32-unknown-unknown without the atomics feature has one thread.
-    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
-
-/// Panics abort without formatting their message: nobody could read it, and
-/// the formatting would cost bytes (the loop never panics on input; a panic
-/// is a bug, and the host reports the trap).
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    core::arch::wasm32::unreachable()
-}
