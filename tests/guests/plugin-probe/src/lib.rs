@@ -15,6 +15,9 @@ wit_bindgen::generate!({
 
 use exports::wasiclaw::core::tools::{Guest, ToolError, ToolSpec};
 
+// The example plugin's client, so the probe's HTTP is what a plugin author
+// starts from (both generate the same wasi:http bindings at crate::wasi).
+#[path = "../../../../examples/weather-plugin/src/http.rs"]
 mod http;
 
 struct Probe;
