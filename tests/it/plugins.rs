@@ -123,6 +123,15 @@ fn turn(
 /// The tool results of the last chat request, in call order, as
 /// `(content, is_error)`: the agent writes a tool error as `error: KIND: MESSAGE`
 /// (OpenAI's wire format has no error flag).
+/// A script that makes each tool call in turn, then answers `text`.
+fn calls_then(calls: &[(&str, Value)], text: &str) -> Script {
+    let mut script = Script::new();
+    for (name, args) in calls {
+        script = script.tool(name, args.clone());
+    }
+    script.text(text)
+}
+
 fn results(server: &MockServer) -> Vec<(String, bool)> {
     let chats = server.chat_requests();
     let last = chats.last().expect("at least one chat request");
@@ -230,11 +239,7 @@ fn http_only_to_granted_public_hosts(mode: Mode) {
         fetch(format!("http://127.0.0.1:{port}/echo")),
         fetch(format!("http://localhost:{port}/echo")),
     ];
-    let mut script = Script::new();
-    for (name, args) in &calls {
-        script = script.tool(name, args.clone());
-    }
-    let server = MockServer::start(script.text("done"));
+    let server = MockServer::start(calls_then(&calls, "done"));
     let plugins = json!({"probe": {
         "path": probe_plugin(),
         "allow": ["http:granted.test", "http:169.254.169.254", "http:127.0.0.1", "http:localhost"],
@@ -286,11 +291,7 @@ fn files_only_inside_grants(mode: Mode) {
         write("notes/b.md"),
         write("/workspace/c.txt"),
     ];
-    let mut script = Script::new();
-    for (name, args) in &calls {
-        script = script.tool(name, args.clone());
-    }
-    let server = MockServer::start(script.text("done"));
+    let server = MockServer::start(calls_then(&calls, "done"));
     let plugins = json!({"probe": {
         "path": probe_plugin(),
         "allow": ["files:read:notes/", "files:write:out/"],
@@ -328,11 +329,8 @@ fn limits_and_traps_are_tool_errors(mode: Mode) {
         ("lean_env", ""),
         ("mal_bad", "plugin mal: failed"),
     ];
-    let mut script = Script::new();
-    for (name, _) in &calls {
-        script = script.tool(name, json!({}));
-    }
-    let server = MockServer::start(script.text("still here"));
+    let no_args: Vec<(&str, Value)> = calls.iter().map(|(name, _)| (*name, json!({}))).collect();
+    let server = MockServer::start(calls_then(&no_args, "still here"));
     let plugins = json!({
         "lean": {"path": probe_plugin(), "allow": ["env:UNITS"],
                  "limits": {"fuel": 200_000_000u64, "memory_mib": 16, "timeout_ms": 20_000}},
