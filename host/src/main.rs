@@ -72,6 +72,9 @@ enum Cmd {
         host: HostOpts,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Require `Authorization: Bearer TOKEN` on the MCP endpoint `/mcp`.
+        #[arg(long, value_name = "TOKEN")]
+        mcp_token: Option<String>,
     },
 }
 
@@ -317,8 +320,18 @@ async fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
             print_line(&serde_json::to_string_pretty(&out)?);
             Ok(0)
         }
-        Cmd::Serve { host, listen } => {
-            let policy = host.policy()?;
+        Cmd::Serve {
+            host,
+            listen,
+            mcp_token,
+        } => {
+            let mut policy = host.policy()?;
+            // The guest's MCP server checks it (crate::mcp::server in the agent).
+            if let Some(t) = mcp_token.filter(|t| !t.is_empty()) {
+                if let Some(p) = Arc::get_mut(&mut policy) {
+                    p.rules.guest_env.insert("WASICLAW_MCP_TOKEN".into(), t);
+                }
+            }
             let engine = runtime::engine(true)?;
             let (component, origin, toolbox) = ctx.guest(&engine, &policy, true).await?;
             eprintln!("wasiclaw: serving {origin} on http://{listen}");

@@ -10,6 +10,7 @@ mod agent_run;
 mod agent_state;
 mod host;
 mod limits;
+mod mcp;
 mod parsers;
 mod plugins;
 mod provider_tls;

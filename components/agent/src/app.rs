@@ -10,6 +10,7 @@ use crate::config::{self, Config, Overrides};
 use crate::error::AgentError;
 use crate::files::Files;
 use crate::http::{Clock, Http};
+use crate::mcp::{self, McpState, WithMcp};
 use crate::prelude::*;
 use crate::stdio::{self, Input, Lines, Output};
 use crate::tools::Tools;
@@ -94,6 +95,8 @@ pub fn main_on(args: &[String], p: &mut Platform, io: &mut Io, stdout_is_termina
             return EXIT_ERROR;
         }
     };
+    // MCP servers are listed once per process, not once per chat turn.
+    let mut mcp = McpState::new(&cfg.mcp);
     let message = match &run.message {
         Some(m) => Some(m.clone()),
         None if !io.stdin_is_terminal => match stdio::read_to_string(io.stdin) {
@@ -116,6 +119,7 @@ pub fn main_on(args: &[String], p: &mut Platform, io: &mut Io, stdout_is_termina
         Some(m) => match turn(
             &cfg,
             p,
+            &mut mcp,
             workspace,
             io.stdout,
             io.stderr,
@@ -126,11 +130,19 @@ pub fn main_on(args: &[String], p: &mut Platform, io: &mut Io, stdout_is_termina
             Ok(()) => EXIT_OK,
             Err(()) => EXIT_ERROR,
         },
-        None => chat(&cfg, p, workspace, io, &run, stdout_is_terminal),
+        None => chat(&cfg, p, &mut mcp, workspace, io, &run, stdout_is_terminal),
     }
 }
 
-fn chat(cfg: &Config, p: &mut Platform, ws: &str, io: &mut Io, run: &RunArgs, live: bool) -> i32 {
+fn chat(
+    cfg: &Config,
+    p: &mut Platform,
+    mcp: &mut McpState,
+    ws: &str,
+    io: &mut Io,
+    run: &RunArgs,
+    live: bool,
+) -> i32 {
     io.stderr.put(&cat!(
         "wasiclaw ",
         cli::VERSION,
@@ -160,7 +172,7 @@ fn chat(cfg: &Config, p: &mut Platform, ws: &str, io: &mut Io, run: &RunArgs, li
             "/exit" | "/quit" => return EXIT_OK,
             _ => {
                 // Errors are already reported; the chat goes on.
-                let _ = turn(cfg, p, ws, io.stdout, io.stderr, run, line, live);
+                let _ = turn(cfg, p, mcp, ws, io.stdout, io.stderr, run, line, live);
             }
         }
     }
@@ -171,6 +183,7 @@ fn chat(cfg: &Config, p: &mut Platform, ws: &str, io: &mut Io, run: &RunArgs, li
 fn turn(
     cfg: &Config,
     p: &mut Platform,
+    mcp: &mut McpState,
     ws: &str,
     stdout: &mut dyn Output,
     stderr: &mut dyn Output,
@@ -189,10 +202,20 @@ fn turn(
         pending: String::new(),
         open: false,
     };
+    let mut mcp_log = |line: &str| put_shared(&err, &cat!(line, "\n"));
+    mcp.expire(p.clock.now_unix());
+    let http = RefCell::new(&mut *p.http);
+    let mut tools = WithMcp {
+        inner: &mut *p.tools,
+        state: mcp,
+        http: &mut mcp::Shared(&http),
+        now: p.clock.now_unix(),
+        log: &mut mcp_log,
+    };
     let mut env = Env {
-        http: &mut *p.http,
+        http: &mut mcp::Shared(&http),
         clock: &mut *p.clock,
-        tools: &mut *p.tools,
+        tools: &mut tools,
         files: &mut *p.files,
         workspace: ws,
         log: &mut log,
@@ -284,13 +307,34 @@ pub fn export_turn(
 ) -> Result<agent::TurnOutput, AgentError> {
     let ws = p.workspace.clone().map_err(AgentError::Config)?;
     let cfg = load_config(p.files, p.env, &Overrides::default())?;
+    // The log is shared by the loop and the MCP servers' notes.
+    let log = RefCell::new(log);
+    let mut loop_log = |line: &str| {
+        if let Ok(mut l) = log.try_borrow_mut() {
+            l(line)
+        }
+    };
+    let mut mcp_log = |line: &str| {
+        if let Ok(mut l) = log.try_borrow_mut() {
+            l(line)
+        }
+    };
+    let mut mcp = McpState::new(&cfg.mcp);
+    let http = RefCell::new(&mut *p.http);
+    let mut tools = WithMcp {
+        inner: &mut *p.tools,
+        state: &mut mcp,
+        http: &mut mcp::Shared(&http),
+        now: p.clock.now_unix(),
+        log: &mut mcp_log,
+    };
     let mut env = Env {
-        http: &mut *p.http,
+        http: &mut mcp::Shared(&http),
         clock: &mut *p.clock,
-        tools: &mut *p.tools,
+        tools: &mut tools,
         files: &mut *p.files,
         workspace: ws,
-        log,
+        log: &mut loop_log,
     };
     agent::run_turn(&cfg, &mut env, session, message, sink)
 }

@@ -25,6 +25,8 @@ pub struct Config {
     pub context_tokens: u32,
     pub max_tokens: u32,
     pub timeout_secs: u64,
+    /// `mcpServers`: MCP servers whose tools the model may use.
+    pub mcp: Vec<crate::mcp::config::ServerConfig>,
 }
 
 /// What the command line may override.
@@ -48,6 +50,7 @@ struct FileConfig {
     timeout_secs: Option<u64>,
     openai: ProviderSection,
     anthropic: ProviderSection,
+    mcp: Vec<crate::mcp::config::ServerConfig>,
 }
 
 #[derive(Default)]
@@ -111,6 +114,7 @@ fn parse_file(text: &str) -> Result<FileConfig, AgentError> {
         timeout_secs: file_num(&v, "timeoutSecs", 1)?,
         openai: section(&v, "openai")?,
         anthropic: section(&v, "anthropic")?,
+        mcp: crate::mcp::config::parse(&v).map_err(bad)?,
     })
 }
 
@@ -207,5 +211,6 @@ pub fn resolve(
         context_tokens: f.context_tokens.unwrap_or(DEFAULT_CONTEXT_TOKENS),
         max_tokens: f.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
         timeout_secs: f.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
+        mcp: crate::mcp::config::with_env(f.mcp, &env),
     })
 }

@@ -27,6 +27,8 @@ pub use wasiclaw_contract::SESSION_HEADER;
 pub enum Route {
     Health,
     Chat,
+    /// `POST /mcp`: the MCP server (`crate::mcp::server`).
+    Mcp,
     /// A known path with the wrong method.
     MethodNotAllowed,
     NotFound,
@@ -42,7 +44,8 @@ pub fn route(method: &str, path_with_query: &str) -> Route {
     match (method, path) {
         ("GET", "/healthz") => Route::Health,
         ("POST", "/v1/chat/completions") => Route::Chat,
-        (_, "/healthz" | "/v1/chat/completions") => Route::MethodNotAllowed,
+        ("POST", "/mcp") => Route::Mcp,
+        (_, "/healthz" | "/v1/chat/completions" | "/mcp") => Route::MethodNotAllowed,
         _ => Route::NotFound,
     }
 }

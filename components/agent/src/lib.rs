@@ -32,6 +32,7 @@ pub mod error;
 pub mod files;
 pub mod http;
 mod jsonw;
+pub mod mcp;
 pub mod message;
 pub mod prompt;
 pub mod provider;

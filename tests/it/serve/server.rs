@@ -37,7 +37,8 @@ pub enum Host {
     Wasiclaw,
 }
 
-/// The exact commands the README documents; `extra` goes to `wasiclaw serve`.
+/// The exact commands the README documents; `extra` goes to `wasiclaw serve`,
+/// or before the module to `wasmtime serve` (e.g. `--env K=V`).
 pub fn serve_command(
     host: Host,
     module: &Path,
@@ -49,7 +50,6 @@ pub fn serve_command(
     let listen = format!("127.0.0.1:{port}");
     let mut cmd = match host {
         Host::Wasmtime => {
-            assert!(extra.is_empty(), "extra flags are for wasiclaw serve");
             let mut cmd = Command::new(wasmtime());
             cmd.arg("serve")
                 .args(["-S", "cli", "-S", "http"])
@@ -60,6 +60,7 @@ pub fn serve_command(
                 .arg("--env")
                 .arg(format!("OPENAI_API_KEY={OPENAI_KEY}"))
                 .args(["--addr", &listen])
+                .args(extra)
                 .arg(module);
             cmd
         }

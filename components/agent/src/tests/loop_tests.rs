@@ -21,6 +21,7 @@ fn config(kind: ProviderKind, stream: bool) -> Config {
         context_tokens: 32_000,
         max_tokens: 100,
         timeout_secs: 10,
+        mcp: Vec::new(),
     }
 }
 

@@ -4,6 +4,7 @@
 use super::{exports, stderr, wasi, with_platform, Component};
 use crate::agent::NoSink;
 use crate::edge::{self, Delta, Meta, Route, StreamSink};
+use crate::mcp::server;
 use crate::prelude::*;
 use crate::stdio::Output as _;
 use wasiclaw_guest::wasi::http::types::{
@@ -162,6 +163,41 @@ fn chat(request: IncomingRequest, out: ResponseOutparam) {
     })
 }
 
+/// `POST /mcp`: the tools over MCP (see [`crate::mcp::server`]).
+fn mcp(request: IncomingRequest, out: ResponseOutparam) {
+    let h = |name: &str| header(&request, name);
+    let (origin, auth) = (h("origin"), h("authorization"));
+    let (version, method, name) = (h("mcp-protocol-version"), h("mcp-method"), h("mcp-name"));
+    let host = request.authority();
+    let body = match read_body(&request) {
+        Ok(b) if b.len() > edge::MAX_BODY => {
+            return respond(
+                out,
+                413,
+                JSON,
+                &edge::invalid_request("request body too large"),
+            )
+        }
+        Ok(b) => b,
+        Err(e) => return respond(out, 400, JSON, &edge::invalid_request(&e)),
+    };
+    drop(request);
+    with_platform(|p| {
+        let token = (p.env)(server::TOKEN_ENV).filter(|t| !t.is_empty());
+        let req = server::Incoming {
+            host: host.as_deref(),
+            origin: origin.as_deref(),
+            authorization: auth.as_deref(),
+            protocol_version: version.as_deref(),
+            method_header: method.as_deref(),
+            name_header: name.as_deref(),
+            body: &body,
+        };
+        let r = server::handle(&req, token.as_deref(), &mut *p.tools);
+        respond(out, r.status, JSON, &r.body);
+    })
+}
+
 impl exports::wasi::http::incoming_handler::Guest for Component {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
         let method = match request.method() {
@@ -173,6 +209,7 @@ impl exports::wasi::http::incoming_handler::Guest for Component {
         match edge::route(method, &path) {
             Route::Health => respond(out, 200, "text/plain; charset=utf-8", "ok"),
             Route::Chat => chat(request, out),
+            Route::Mcp => mcp(request, out),
             Route::MethodNotAllowed => respond(
                 out,
                 405,

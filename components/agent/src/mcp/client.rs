@@ -1,0 +1,363 @@
+//! One MCP server over Streamable HTTP: protocol 2026-07-28 (stateless, every
+//! request carries its version and capabilities in `_meta`), falling back to
+//! the `initialize` handshake of 2025-11-25 / 2025-06-18 when the server
+//! answers the stateless form with an error, as servers on older SDKs do.
+
+use crate::http::{Http, HttpError, Request, Response, Timeouts};
+use crate::jsonw::JsonWriter;
+use crate::mcp::config::ServerConfig;
+use crate::prelude::*;
+use crate::sse;
+use core::time::Duration;
+use wasiclaw_json::Value;
+
+/// The stateless protocol revision this client speaks first.
+pub const MODERN: &str = "2026-07-28";
+/// The handshake revision offered in `initialize`.
+pub const HANDSHAKE: &str = "2025-11-25";
+/// Handshake revisions accepted in the server's `initialize` answer.
+const OLDER: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+/// A reply larger than this is refused: tool output is cut to 64 KiB anyway,
+/// and a runaway server must not exhaust the guest's memory.
+pub const MAX_REPLY: usize = 4 << 20;
+const CLIENT_INFO: &str = "{\"name\":\"wasiclaw\",\"version\":\"0.1.0\"}";
+
+/// Why a request to an MCP server failed; every case reads well as a tool error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum McpError {
+    /// The server could not be reached, or the reply broke off or timed out.
+    Http(String),
+    /// An HTTP error status, with the server's message when it sent one.
+    Status(u16, String),
+    /// A JSON-RPC error object.
+    Rpc(i64, String),
+    /// A reply that is not MCP: not JSON-RPC, wrong id, oversized.
+    Protocol(String),
+}
+
+impl McpError {
+    pub fn message(&self) -> String {
+        match self {
+            McpError::Http(m) => m.clone(),
+            McpError::Status(code, m) => cat!(
+                "HTTP ",
+                *code as u64,
+                if m.is_empty() { "" } else { ": " },
+                m
+            ),
+            McpError::Rpc(code, m) => cat!("error ", *code, ": ", m),
+            McpError::Protocol(m) => cat!("not an MCP reply: ", m),
+        }
+    }
+}
+
+impl From<HttpError> for McpError {
+    fn from(e: HttpError) -> McpError {
+        McpError::Http(e.message())
+    }
+}
+
+/// Which protocol generation the server speaks, learnt on first contact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Era {
+    Unknown,
+    Modern,
+    /// After `initialize`: the negotiated version and the session, if any.
+    Legacy {
+        version: String,
+        session: Option<String>,
+    },
+}
+
+pub struct Client {
+    pub cfg: ServerConfig,
+    era: Era,
+    next_id: u64,
+    pub timeouts: Timeouts,
+}
+
+impl Client {
+    pub fn new(cfg: ServerConfig) -> Client {
+        Client {
+            cfg,
+            era: Era::Unknown,
+            next_id: 1,
+            timeouts: Timeouts {
+                connect: Duration::from_secs(10),
+                first_byte: Duration::from_secs(60),
+                between_bytes: Duration::from_secs(60),
+            },
+        }
+    }
+
+    /// The negotiated protocol version, once known (for logs and tests).
+    pub fn version(&self) -> Option<&str> {
+        match &self.era {
+            Era::Unknown => None,
+            Era::Modern => Some(MODERN),
+            Era::Legacy { version, .. } => Some(version),
+        }
+    }
+
+    /// One request; `params` are the members of the params object as JSON
+    /// text (empty for none), `name` the tool for `Mcp-Name`. A legacy
+    /// session the server has forgotten (404) is re-established once.
+    pub fn request(
+        &mut self,
+        http: &mut dyn Http,
+        method: &str,
+        name: Option<&str>,
+        params: &str,
+    ) -> Result<Value, McpError> {
+        if self.era == Era::Unknown {
+            self.connect(http)?;
+        }
+        match self.exchange(http, method, name, params, true) {
+            Err(McpError::Status(404, _))
+                if matches!(
+                    &self.era,
+                    Era::Legacy {
+                        session: Some(_),
+                        ..
+                    }
+                ) =>
+            {
+                self.era = Era::Unknown;
+                self.connect(http)?;
+                Ok(self.exchange(http, method, name, params, true)?.0)
+            }
+            r => Ok(r?.0),
+        }
+    }
+
+    /// `server/discover` at 2026-07-28; anything but a result naming that
+    /// version (an error status, a JSON-RPC error, garbage) means an older
+    /// server, which gets the handshake. A server that cannot be reached is
+    /// an error either way, and the next request tries again.
+    fn connect(&mut self, http: &mut dyn Http) -> Result<(), McpError> {
+        self.era = Era::Modern;
+        let probe = self.exchange(http, "server/discover", None, "", true);
+        let modern = match &probe {
+            Ok((v, _)) => v
+                .get("supportedVersions")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(MODERN))),
+            Err(McpError::Http(_)) => {
+                self.era = Era::Unknown;
+                return probe.map(|_| ());
+            }
+            Err(_) => false,
+        };
+        if modern {
+            return Ok(());
+        }
+        self.era = Era::Legacy {
+            version: String::new(),
+            session: None,
+        };
+        let params = cat!(
+            "\"protocolVersion\":\"",
+            HANDSHAKE,
+            "\",\"capabilities\":{},\"clientInfo\":",
+            CLIENT_INFO
+        );
+        let (result, session) = match self.exchange(http, "initialize", None, &params, true) {
+            Ok(r) => r,
+            Err(e) => {
+                self.era = Era::Unknown;
+                return Err(e);
+            }
+        };
+        let version = result
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !OLDER.contains(&version) {
+            self.era = Era::Unknown;
+            return Err(McpError::Protocol(cat!(
+                "the server offers protocol version '",
+                version,
+                "', which this client does not speak"
+            )));
+        }
+        self.era = Era::Legacy {
+            version: version.to_string(),
+            session,
+        };
+        if let Err(e) = self.exchange(http, "notifications/initialized", None, "", false) {
+            self.era = Era::Unknown;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn body(&mut self, method: &str, params: &str, with_id: bool) -> (String, u64) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut w = JsonWriter::default();
+        w.open('{').field("jsonrpc", "2.0");
+        if with_id {
+            w.key("id").raw(&cat!(id));
+        }
+        w.field("method", method).key("params").open('{');
+        if !params.is_empty() {
+            w.raw(params);
+        }
+        if self.era == Era::Modern {
+            w.key("_meta").open('{');
+            w.field("io.modelcontextprotocol/protocolVersion", MODERN);
+            w.key("io.modelcontextprotocol/clientCapabilities")
+                .raw("{}");
+            w.key("io.modelcontextprotocol/clientInfo").raw(CLIENT_INFO);
+            w.close('}');
+        }
+        w.close('}').close('}');
+        (w.out, id)
+    }
+
+    /// Sends one message. For a request (`with_id`) returns its `result`
+    /// and the response's `Mcp-Session-Id`; a notification returns `Null`.
+    fn exchange(
+        &mut self,
+        http: &mut dyn Http,
+        method: &str,
+        name: Option<&str>,
+        params: &str,
+        with_id: bool,
+    ) -> Result<(Value, Option<String>), McpError> {
+        let (body, id) = self.body(method, params, with_id);
+        let mut headers = vec![
+            ("content-type".to_string(), "application/json".to_string()),
+            (
+                "accept".to_string(),
+                "application/json, text/event-stream".to_string(),
+            ),
+        ];
+        match &self.era {
+            Era::Modern => {
+                headers.push(("mcp-protocol-version".into(), MODERN.into()));
+                headers.push(("mcp-method".into(), method.into()));
+                if let Some(n) = name {
+                    headers.push(("mcp-name".into(), n.into()));
+                }
+            }
+            Era::Legacy { version, session } => {
+                if !version.is_empty() {
+                    headers.push(("mcp-protocol-version".into(), version.clone()));
+                }
+                if let Some(s) = session {
+                    headers.push(("mcp-session-id".into(), s.clone()));
+                }
+            }
+            Era::Unknown => {}
+        }
+        headers.extend(self.cfg.headers.iter().cloned());
+        let req = Request {
+            url: self.cfg.url.clone(),
+            headers,
+            body: body.into_bytes(),
+        };
+        let mut resp = http.send(&req, self.timeouts)?;
+        if !(200..300).contains(&resp.status) {
+            return Err(status_error(&mut resp));
+        }
+        let session = resp.header("mcp-session-id").map(String::from);
+        if !with_id {
+            return Ok((Value::Null, session));
+        }
+        let ctype = resp.header("content-type").unwrap_or("");
+        let msg = if starts_with_ignore_case(ctype, "text/event-stream") {
+            from_stream(&mut resp, id)?
+        } else {
+            let bytes = resp.read_all(MAX_REPLY)?;
+            parse_message(&bytes)?
+        };
+        Ok((result_of(msg, id)?, session))
+    }
+}
+
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+/// An error status, with the JSON-RPC error message (or text) it carried.
+fn status_error(resp: &mut Response) -> McpError {
+    let body = resp.read_all(64 << 10).unwrap_or_default();
+    let text = String::from_utf8_lossy(&body);
+    let msg = match wasiclaw_json::parse(&text) {
+        Ok(v) => v
+            .get("error")
+            .and_then(|e| e.get("message").or(Some(e)))
+            .and_then(Value::as_str)
+            .map(String::from)
+            .unwrap_or_default(),
+        Err(_) => wasiclaw_json::text::prefix_chars(text.trim(), 200).to_string(),
+    };
+    McpError::Status(resp.status, msg)
+}
+
+fn parse_message(bytes: &[u8]) -> Result<Value, McpError> {
+    let text = core::str::from_utf8(bytes).map_err(|_| McpError::Protocol("not UTF-8".into()))?;
+    wasiclaw_json::parse(text).map_err(|e| McpError::Protocol(e.message()))
+}
+
+/// Reads an SSE reply until the response to request `id`; notifications
+/// (progress, logs) before it are skipped.
+fn from_stream(resp: &mut Response, id: u64) -> Result<Value, McpError> {
+    let mut dec = sse::Decoder::new();
+    let mut total = 0usize;
+    loop {
+        let chunk = resp.body.next_chunk()?;
+        let events = match &chunk {
+            Some(c) => {
+                total += c.len();
+                if total > MAX_REPLY {
+                    return Err(McpError::Protocol(cat!(
+                        "the reply is larger than ",
+                        MAX_REPLY,
+                        " bytes"
+                    )));
+                }
+                dec.feed(c)
+            }
+            None => dec.finish().map(|e| e.into_iter().collect()),
+        }
+        .map_err(McpError::Protocol)?;
+        for ev in events {
+            if ev.data.is_empty() {
+                continue;
+            }
+            let msg = parse_message(ev.data.as_bytes())?;
+            if msg.get("id").and_then(Value::as_u64) == Some(id) {
+                return Ok(msg);
+            }
+        }
+        if chunk.is_none() {
+            return Err(McpError::Protocol(
+                "the stream ended without a response".into(),
+            ));
+        }
+    }
+}
+
+/// The `result` of a JSON-RPC response to `id`, or its error.
+fn result_of(mut msg: Value, id: u64) -> Result<Value, McpError> {
+    if let Some(err) = msg.get("error") {
+        let code = err.get("code").and_then(Value::as_i64).unwrap_or(0);
+        let text = err
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("(no message)");
+        return Err(McpError::Rpc(code, text.to_string()));
+    }
+    if msg.get("id").and_then(Value::as_u64) != Some(id) {
+        return Err(McpError::Protocol(
+            "the response answers another request".into(),
+        ));
+    }
+    match msg.get_mut("result").map(core::mem::take) {
+        Some(r @ Value::Obj(_)) => Ok(r),
+        _ => Err(McpError::Protocol("no result object".into())),
+    }
+}

@@ -1,0 +1,405 @@
+//! The MCP client against the MCP server of this crate (through a fake HTTP
+//! layer), against an older server that only knows the handshake, and
+//! against servers that are down or answer garbage.
+
+use super::*;
+use crate::http::{Body, Http, HttpError, Request, Response, Timeouts};
+use crate::mcp::config::{self, ServerConfig};
+use crate::mcp::server::{self, Incoming};
+use crate::mcp::{McpState, WithMcp};
+use crate::tools::{ToolError, Tools};
+
+/// Serves `server::handle` over the HTTP seam, recording what was sent.
+/// `legacy_only` answers 2026-07-28 requests as servers on older SDKs do.
+struct Served {
+    tools: FakeTools,
+    legacy_only: bool,
+    requests: Vec<(Vec<(String, String)>, String)>,
+}
+
+impl Served {
+    fn new(legacy_only: bool) -> Served {
+        Served {
+            tools: FakeTools::default(),
+            legacy_only,
+            requests: Vec::new(),
+        }
+    }
+
+    fn methods(&self) -> Vec<String> {
+        self.requests
+            .iter()
+            .map(|(_, b)| {
+                let v = wasiclaw_json::parse(b).unwrap();
+                v.get("method")
+                    .and_then(|m| m.as_str())
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+}
+
+struct Text(Option<Vec<u8>>);
+
+impl Body for Text {
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
+        Ok(self.0.take())
+    }
+}
+
+impl Http for Served {
+    fn send(&mut self, req: &Request, _: Timeouts) -> Result<Response, HttpError> {
+        let body = String::from_utf8(req.body.clone()).unwrap();
+        self.requests.push((req.headers.clone(), body));
+        let h = |n: &str| {
+            req.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                .map(|(_, v)| v.as_str())
+        };
+        let r = if self.legacy_only && h("mcp-protocol-version") == Some("2026-07-28") {
+            server::Reply {
+                status: 400,
+                body: r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Bad Request: Unsupported protocol version"}}"#.into(),
+            }
+        } else {
+            let inc = Incoming {
+                host: Some("127.0.0.1:1"),
+                origin: h("origin"),
+                authorization: h("authorization"),
+                protocol_version: h("mcp-protocol-version"),
+                method_header: h("mcp-method"),
+                name_header: h("mcp-name"),
+                body: &req.body,
+            };
+            server::handle(&inc, None, &mut self.tools)
+        };
+        Ok(Response {
+            status: r.status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Box::new(Text(Some(r.body.into_bytes()))),
+        })
+    }
+}
+
+fn srv(name: &str) -> ServerConfig {
+    ServerConfig {
+        name: name.into(),
+        url: "http://127.0.0.1:1/mcp".into(),
+        headers: vec![("X-Api-Key".into(), "k1".into())],
+        enabled: None,
+    }
+}
+
+/// Lists then calls through `WithMcp` over `http`; returns the listed
+/// names, the call results and the log.
+fn session(
+    cfg: ServerConfig,
+    http: &mut dyn Http,
+    calls: &[(&str, &str)],
+) -> (Vec<String>, Vec<Result<String, ToolError>>, Vec<String>) {
+    let mut state = McpState::new(&[cfg]);
+    let mut inner = FakeTools::default();
+    let mut log = Vec::new();
+    let mut push = |l: &str| log.push(l.to_string());
+    let mut t = WithMcp {
+        inner: &mut inner,
+        state: &mut state,
+        http,
+        now: 0,
+        log: &mut push,
+    };
+    let names = t.list().into_iter().map(|s| s.name).collect();
+    let results = calls.iter().map(|(n, a)| t.call(n, a)).collect();
+    (names, results, log)
+}
+
+#[test]
+fn modern_server_lists_and_calls_with_the_required_headers() {
+    let mut http = Served::new(false);
+    let (names, results, log) = session(
+        srv("fs"),
+        &mut http,
+        &[
+            ("mcp_fs_echo", r#"{"text":"hi"}"#),
+            ("mcp_fs_deny", "{}"),
+            ("echo", "{}"),
+        ],
+    );
+    assert_eq!(
+        names,
+        ["echo", "deny", "mcp_fs_echo", "mcp_fs_deny"],
+        "{log:?}"
+    );
+    assert_eq!(results[0], Ok(r#"echo {"text":"hi"}"#.to_string()));
+    assert_eq!(
+        results[1],
+        Err(ToolError::Failed(
+            "error: denied: outside the workspace".into()
+        ))
+    );
+    // A built-in tool still goes to the built-in tools.
+    assert_eq!(results[2], Ok("echo {}".to_string()));
+    assert_eq!(
+        http.methods(),
+        ["server/discover", "tools/list", "tools/call", "tools/call"]
+    );
+    let (headers, body) = &http.requests[2];
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(get("mcp-protocol-version"), Some("2026-07-28"));
+    assert_eq!(get("mcp-method"), Some("tools/call"));
+    assert_eq!(get("mcp-name"), Some("echo"));
+    assert_eq!(get("X-Api-Key"), Some("k1"));
+    let v = wasiclaw_json::parse(body).unwrap();
+    let meta = v.get("params").unwrap().get("_meta").unwrap();
+    assert!(meta
+        .get("io.modelcontextprotocol/clientCapabilities")
+        .is_some());
+    assert!(log.is_empty(), "{log:?}");
+}
+
+#[test]
+fn handshake_only_server_gets_initialize_and_no_meta() {
+    let mut http = Served::new(true);
+    let (names, results, log) = session(
+        srv("old"),
+        &mut http,
+        &[("mcp_old_echo", r#"{"text":"x"}"#)],
+    );
+    assert_eq!(names[2..], ["mcp_old_echo", "mcp_old_deny"], "{log:?}");
+    assert_eq!(results[0], Ok(r#"echo {"text":"x"}"#.to_string()));
+    assert_eq!(
+        http.methods(),
+        [
+            "server/discover",
+            "initialize",
+            "notifications/initialized",
+            "tools/list",
+            "tools/call"
+        ]
+    );
+    let (headers, body) = http.requests.last().unwrap();
+    assert!(headers
+        .iter()
+        .any(|(k, v)| k == "mcp-protocol-version" && v == "2025-11-25"));
+    assert!(!body.contains("_meta"), "{body}");
+}
+
+#[test]
+fn enabled_tools_filter_and_unusable_names_are_refused() {
+    let mut cfg = srv("fs");
+    cfg.enabled = Some(vec!["deny".into()]);
+    let (names, _, _) = session(cfg, &mut Served::new(false), &[]);
+    assert_eq!(names[2..], ["mcp_fs_deny"]);
+
+    let list = r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"a.b"},{"name":"ok","inputSchema":{"type":"object"}}]}}"#;
+    let discover = r#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"],"capabilities":{}}}"#;
+    let mut http = FakeHttp::new(vec![
+        Ok(Scripted::json(200, discover)),
+        Ok(Scripted::json(200, list)),
+    ]);
+    let (names, _, log) = session(srv("s"), &mut http, &[]);
+    assert_eq!(names[2..], ["mcp_s_ok"]);
+    assert!(
+        log[0].contains("'a.b' refused") && log[0].contains("not a valid tool name"),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn a_server_that_is_down_or_answers_garbage_gives_tool_errors() {
+    // Down: the listing fails (logged), a call is a tool error, nothing panics.
+    let mut http = FakeHttp::new(vec![]);
+    let (names, results, log) = session(srv("s"), &mut http, &[("mcp_s_x", "{}")]);
+    assert_eq!(names, ["echo", "deny"]);
+    assert!(
+        log[0].contains("[mcp] s: cannot list tools: connection failed"),
+        "{log:?}"
+    );
+    match &results[0] {
+        Err(ToolError::Failed(m)) => assert!(m.contains("MCP server 's'"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // Garbage, an HTML error page, a reply to another id, a cut stream.
+    let discover = r#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"]}}"#;
+    let bad = [
+        Scripted::json(200, "<html>hello</html>"),
+        Scripted::json(502, "<html>bad gateway</html>"),
+        Scripted::json(200, r#"{"jsonrpc":"2.0","id":99,"result":{}}"#),
+        Scripted::sse(
+            "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n",
+            7,
+        ),
+        Scripted::sse("data: {\"jsonrpc\"", 3).broken(),
+        Scripted::json(
+            200,
+            r#"{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"no such tool"}}"#,
+        ),
+    ];
+    for reply in bad {
+        let mut http = FakeHttp::new(vec![Ok(Scripted::json(200, discover)), Ok(reply)]);
+        let (_, results, _) = session(srv("s"), &mut http, &[("mcp_s_x", "{}")]);
+        assert!(
+            matches!(&results[0], Err(ToolError::Failed(m)) if m.starts_with("MCP server 's': ")),
+            "{:?}",
+            results[0]
+        );
+    }
+}
+
+#[test]
+fn sse_replies_skip_notifications_and_results_become_text() {
+    let discover = r#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"]}}"#;
+    let stream = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{}}\n\n\
+        data: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"one\"},\
+        {\"type\":\"image\",\"mimeType\":\"image/png\",\"data\":\"AA==\"}],\"isError\":false}}\n\n";
+    let structured =
+        r#"{"jsonrpc":"2.0","id":3,"result":{"content":[],"structuredContent":{"sum":5}}}"#;
+    let failed = r#"{"jsonrpc":"2.0","id":4,"result":{"content":[{"type":"text","text":"bad input"}],"isError":true}}"#;
+    let mut http = FakeHttp::new(vec![
+        Ok(Scripted::json(200, discover)),
+        Ok(Scripted::sse(stream, 5)),
+        Ok(Scripted::json(200, structured)),
+        Ok(Scripted::json(200, failed)),
+    ]);
+    let calls = [("mcp_s_a", "{}"), ("mcp_s_b", "{}"), ("mcp_s_c", "{}")];
+    let mut state = McpState::new(&[srv("s")]);
+    let mut inner = FakeTools::default();
+    let mut log = |_: &str| {};
+    let mut t = WithMcp {
+        inner: &mut inner,
+        state: &mut state,
+        http: &mut http,
+        now: 0,
+        log: &mut log,
+    };
+    let r: Vec<_> = calls.iter().map(|(n, a)| t.call(n, a)).collect();
+    assert_eq!(r[0], Ok("one\n[image: image/png]".to_string()));
+    assert_eq!(r[1], Ok(r#"{"sum":5}"#.to_string()));
+    assert_eq!(r[2], Err(ToolError::Failed("bad input".into())));
+    assert_eq!(
+        t.call("mcp_s_d", "[1]"),
+        Err(ToolError::InvalidArguments(
+            "the arguments must be a JSON object".into()
+        ))
+    );
+}
+
+#[test]
+fn config_reads_mcp_servers_and_refuses_bad_ones() {
+    let v = wasiclaw_json::parse(
+        r#"{"mcpServers":{"docs":{"url":"http://127.0.0.1:9/mcp","headers":{"Authorization":"${DOCS_TOKEN}"},"enabledTools":["*"]}}}"#,
+    )
+    .unwrap();
+    let servers = config::parse(&v).unwrap();
+    assert_eq!(servers[0].name, "docs");
+    assert_eq!(servers[0].enabled, None);
+    assert_eq!(config::placeholder("${DOCS_TOKEN}"), Some("DOCS_TOKEN"));
+    let resolved = config::with_env(servers.clone(), &|k| {
+        (k == "DOCS_TOKEN").then(|| "t".into())
+    });
+    assert_eq!(resolved[0].headers[0].1, "t");
+    let kept = config::with_env(servers, &|_| None);
+    assert_eq!(kept[0].headers[0].1, "${DOCS_TOKEN}");
+    for (bad, why) in [
+        (
+            r#"{"mcpServers":{"a b":{"url":"http://x/mcp"}}}"#,
+            "server name",
+        ),
+        (
+            r#"{"mcpServers":{"a":{"command":"npx"}}}"#,
+            "only Streamable HTTP",
+        ),
+        (
+            r#"{"mcpServers":{"a":{"url":"ftp://x"}}}"#,
+            "unsupported URL",
+        ),
+        (
+            r#"{"mcpServers":{"a":{"url":"http://x","headers":{"k":1}}}}"#,
+            "must be a string",
+        ),
+        (
+            r#"{"mcpServers":{"a":{"url":"http://x","enabledTools":"all"}}}"#,
+            "array of strings",
+        ),
+        (r#"{"mcpServers":[]}"#, "must be an object"),
+    ] {
+        let e = config::parse(&wasiclaw_json::parse(bad).unwrap()).unwrap_err();
+        assert!(e.contains(why), "{bad}: {e}");
+    }
+}
+
+fn incoming<'a>(body: &'a str, origin: Option<&'a str>, auth: Option<&'a str>) -> Incoming<'a> {
+    Incoming {
+        host: Some("127.0.0.1:8080"),
+        origin,
+        authorization: auth,
+        protocol_version: None,
+        method_header: None,
+        name_header: None,
+        body: body.as_bytes(),
+    }
+}
+
+#[test]
+fn server_checks_origin_token_and_envelope() {
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+    let mut tools = FakeTools::default();
+    let r = server::handle(
+        &incoming(list, Some("http://evil.example"), None),
+        None,
+        &mut tools,
+    );
+    assert_eq!(r.status, 403);
+    let r = server::handle(
+        &incoming(list, Some("http://127.0.0.1:8080"), None),
+        None,
+        &mut tools,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = server::handle(&incoming(list, None, None), Some("s3cret"), &mut tools);
+    assert_eq!(r.status, 401);
+    let r = server::handle(
+        &incoming(list, None, Some("Bearer wrong!")),
+        Some("s3cret"),
+        &mut tools,
+    );
+    assert_eq!(r.status, 401);
+    let r = server::handle(
+        &incoming(list, None, Some("Bearer s3cret")),
+        Some("s3cret"),
+        &mut tools,
+    );
+    assert_eq!(r.status, 200);
+    // Notifications are acknowledged; garbage is a parse error.
+    let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    assert_eq!(
+        server::handle(&incoming(note, None, None), None, &mut tools).status,
+        202
+    );
+    assert_eq!(
+        server::handle(&incoming("{", None, None), None, &mut tools).status,
+        400
+    );
+    // A 2026-07-28 request whose headers disagree with its body.
+    let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    let mut inc = incoming(call, None, None);
+    inc.protocol_version = Some("2026-07-28");
+    inc.method_header = Some("tools/call");
+    inc.name_header = Some("deny");
+    let r = server::handle(&inc, None, &mut tools);
+    assert!(r.status == 400 && r.body.contains("-32020"), "{r:?}");
+    inc.name_header = Some("echo");
+    let r = server::handle(&inc, None, &mut tools);
+    assert!(r.body.contains(r#""isError":false"#), "{r:?}");
+    // Unknown tools are a protocol error, as the specification asks.
+    let unknown = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"nope"}}"#;
+    let r = server::handle(&incoming(unknown, None, None), None, &mut tools);
+    assert!(r.status == 400 && r.body.contains("-32602"), "{r:?}");
+}
