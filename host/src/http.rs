@@ -21,6 +21,7 @@ use crate::metering::UsageMeter;
 use crate::policy::HostPolicy;
 use wasiclaw_policy::decide::decide_all;
 pub use wasiclaw_policy::decide::{decide, Decision};
+use wasiclaw_policy::mcp_headers::for_request;
 use wasiclaw_policy::model_calls::{admit, refusal_body, REFUSAL_STATUS};
 use wasiclaw_policy::redact::Redactor;
 
@@ -99,7 +100,7 @@ where
         .unwrap_or(if scheme == "http" { 80 } else { 443 });
 
     let mut meter_for = None;
-    let mut redactor = None;
+    let redactor: Option<Redactor>;
     let (decision, checked) = decide_all(&policy, &scheme, &host, port, resolve).await;
     match decision {
         Decision::Denied(why) => {
@@ -121,9 +122,11 @@ where
             return Err(deny(req.method(), &uri, &why, code));
         }
         // Connect to the checked addresses (below), never to a second DNS
-        // answer. A plugin granted a secret for this origin sends it, and
-        // reads back nothing that contains it.
+        // answer. A plugin granted a secret for this origin sends it, an MCP
+        // server's `${ENV_NAME}` headers get their values here, and neither
+        // reads back anything that contains them.
         Decision::Allowed(_) => {
+            let mut hidden: Vec<&str> = Vec::new();
             if let Some(s) = policy
                 .origin_secrets
                 .iter()
@@ -137,8 +140,28 @@ where
                     })?;
                 value.set_sensitive(true);
                 req.headers_mut().insert(http::header::AUTHORIZATION, value);
-                redactor = Redactor::new([s.value.0.as_str()]);
+                hidden.push(s.value.0.as_str());
             }
+            let headers = req.headers_mut();
+            let sent = |name: &str| {
+                let v = headers.get(name)?;
+                v.to_str().ok().map(str::to_string)
+            };
+            let secrets = for_request(&policy.mcp_secrets, &scheme, &host, port, &sent);
+            for s in &secrets {
+                let mut value = HeaderValue::from_str(&s.value).map_err(|_| {
+                    Error::InternalError(Some(format!(
+                        "the value of {} is not a valid header value",
+                        s.placeholder
+                    )))
+                })?;
+                value.set_sensitive(true);
+                if let Ok(name) = http::HeaderName::from_bytes(s.header.as_bytes()) {
+                    headers.insert(name, value);
+                }
+                hidden.push(s.value.as_str());
+            }
+            redactor = Redactor::new(hidden);
         }
         Decision::Provider(ep) => {
             // Its `checked` addresses are its pin (host.resolve), if any;

@@ -25,6 +25,14 @@ under_each!(
     a_server_that_is_down_never_fails_the_turn,
 );
 
+// The host fills in `${ENV_NAME}` headers; `wasmtime run` has no host policy.
+under_each!(
+    [
+        wasiclaw_run_host = crate::harness::Runner::Wasiclaw,
+    ];
+    a_header_injected_by_the_host_is_never_seen_by_the_guest,
+);
+
 under_each!(
     [
         wasmtime_serve = crate::serve::server::Host::Wasmtime,
@@ -210,6 +218,48 @@ fn a_server_that_is_down_never_fails_the_turn(host: Runner) {
     assert!(
         is_tool_error(&msg, err) && msg.contains("MCP server 'py'"),
         "{msg}"
+    );
+}
+
+const SECRET: &str = "mcp-secret-0123456789";
+
+fn a_header_injected_by_the_host_is_never_seen_by_the_guest(host: Runner) {
+    let py = PyServer::start(&["--require-header", &format!("x-secret={SECRET}")]);
+    let ws = workspace_with(json!({
+        "url": py.url(),
+        "headers": { "X-Secret": "${MCP_TEST_SECRET}" },
+    }));
+    let model = MockServer::start(
+        Script::new()
+            .tool("mcp_py_echo_header", json!({"name": "x-secret"}))
+            .text("Header checked."),
+    );
+    let out = agent(host, &ws, &model, py.port)
+        .env("MCP_TEST_SECRET", SECRET)
+        .run("Which secret did the server get?");
+    out.assert_success(&model);
+    let reqs = chats(&model);
+    // The server got the value (it answers 401 otherwise, and the tool
+    // would be missing); what came back was redacted before the guest.
+    assert!(
+        reqs[0]
+            .tool_names()
+            .iter()
+            .any(|n| n == "mcp_py_echo_header"),
+        "{out}"
+    );
+    let (echo, err) = result_for(&reqs[1], &reqs[0].tool_call_ids[0]);
+    assert!(!err && echo == "[REDACTED]", "{echo}");
+    for r in &reqs {
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(
+            !body.contains(SECRET),
+            "the secret reached the model: {body}"
+        );
+    }
+    let session = ws.read("sessions/default.jsonl").unwrap_or_default();
+    assert!(
+        !session.contains(SECRET) && !out.stdout.contains(SECRET) && !out.stderr.contains(SECRET)
     );
 }
 

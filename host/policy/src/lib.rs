@@ -11,6 +11,7 @@
 pub mod addr;
 pub mod decide;
 pub mod limits;
+pub mod mcp_headers;
 pub mod metering;
 pub mod model_calls;
 pub mod origin;

@@ -103,6 +103,9 @@ pub struct Policy {
     pub extra_ca_file: Option<PathBuf>,
     /// Exactly what the guest's environment will contain.
     pub guest_env: BTreeMap<String, String>,
+    /// `${ENV_NAME}` header values of the workspace's `mcpServers` that the
+    /// host fills in (see `mcp_headers`).
+    pub mcp_secrets: Vec<crate::mcp_headers::HeaderSecret>,
     /// Where the policy file came from, if any.
     pub source: Option<PathBuf>,
     /// Whether an `allow_hosts` entry that is a literal address (or
@@ -244,6 +247,7 @@ impl Policy {
             daily_budget: ov.daily_budget.or(budget.daily_tokens),
             extra_ca_file,
             guest_env,
+            mcp_secrets: crate::mcp_headers::load(workspace, env),
             source,
             literal_addresses_may_be_internal: true,
             plugins,
