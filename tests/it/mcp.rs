@@ -2,7 +2,7 @@
 //! (`tests/mcp/server.py`, `tests/mcp/client.py`): the agent lists and calls
 //! an MCP server's tools (2026-07-28, and the older handshake), survives a
 //! server that is down, and has a header injected by the host that it never
-//! sees; the edge build serves its tools at `/mcp` to the SDK's client.
+//! sees (`wasiclaw run`, `wasiclaw-wamr`); the edge build serves its tools at `/mcp` to the SDK's client.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -19,6 +19,7 @@ under_each!(
     [
         wasmtime_run = crate::harness::Runner::Wasmtime,
         wasiclaw_run = crate::harness::Runner::Wasiclaw,
+        wamr_run = crate::harness::Runner::Wamr,
     ];
     mcp_tools_are_listed_and_called,
     a_handshake_only_server_is_used_through_the_fallback,
@@ -29,6 +30,7 @@ under_each!(
 under_each!(
     [
         wasiclaw_run_host = crate::harness::Runner::Wasiclaw,
+        wamr_run_host = crate::harness::Runner::Wamr,
     ];
     a_header_injected_by_the_host_is_never_seen_by_the_guest,
 );

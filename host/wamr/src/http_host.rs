@@ -130,7 +130,7 @@ impl HttpHost {
             limit,
             &self.deadline,
         )?;
-        Ok(self.keep(Response::net(resp, recorder, approved.secret.as_deref())))
+        Ok(self.keep(Response::net(resp, recorder, &approved.secrets)))
     }
 
     /// Stores an open response under a new handle.

@@ -18,6 +18,7 @@ use std::task::{Context, Poll, Waker};
 
 use rustls::ClientConfig;
 use wasiclaw_policy::decide::{decide_all, Decision};
+use wasiclaw_policy::mcp_headers::for_request;
 use wasiclaw_policy::policy::{Policy as HostPolicy, ProviderKind};
 use wasiclaw_policy::tls::{Trust, TrustError};
 
@@ -120,9 +121,10 @@ pub struct Approved {
     pub headers: Vec<(String, String)>,
     /// A model call to a provider endpoint (metered, budgeted): its API.
     pub model_call: Option<ProviderKind>,
-    /// The key of the provider origin the request goes to, if any: to be
-    /// redacted from the response.
-    pub secret: Option<String>,
+    /// What the host added that the answer must not show the guest: the key
+    /// of the provider origin the request goes to, or the values of an MCP
+    /// server's `${ENV_NAME}` headers.
+    pub secrets: Vec<String>,
 }
 
 impl Policy {
@@ -184,7 +186,7 @@ impl Policy {
             })
             .collect();
         let mut model_call = None;
-        let mut secret = None;
+        let mut secrets = Vec::new();
         if let Some(ep) = provider {
             let anthropic = out.iter().any(|(k, _)| k == "anthropic-version");
             let ep = self.inner.endpoint_speaking(ep, anthropic);
@@ -203,7 +205,36 @@ impl Policy {
                     out.push((name.into(), value));
                 }
             }
-            secret = ep.key.clone();
+            secrets.extend(ep.key.clone());
+        } else {
+            // An MCP server's `${ENV_NAME}` headers, filled in on its own
+            // origin only (as the native host does).
+            let sent = |name: &str| {
+                out.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.clone())
+            };
+            let found = for_request(
+                &self.inner.mcp_secrets,
+                scheme,
+                &origin.host,
+                origin.port,
+                &sent,
+            );
+            for s in found {
+                if s.value.contains(['\r', '\n']) {
+                    return Err(Fail::new(
+                        code::INVALID,
+                        format!("the value of {} is not a valid header value", s.placeholder),
+                    ));
+                }
+                for (k, v) in out.iter_mut() {
+                    if k.eq_ignore_ascii_case(&s.header) {
+                        *v = s.value.clone();
+                    }
+                }
+                secrets.push(s.value.clone());
+            }
         }
         Ok(Approved {
             addr,
@@ -212,7 +243,7 @@ impl Policy {
             path_query,
             headers: out,
             model_call,
-            secret,
+            secrets,
         })
     }
 }
@@ -314,7 +345,7 @@ mod tests {
         // Only model calls carry the key; the origin's other paths do not,
         // and their answers are still redacted.
         assert_eq!(models.headers, vec![("x".to_string(), "1".to_string())]);
-        assert_eq!(models.secret.as_deref(), Some("sk-real"));
+        assert_eq!(models.secrets, ["sk-real"]);
         let b = p.approve("http://127.0.0.1:10/x", guest()).unwrap();
         assert!(!format!("{:?}", b.headers).contains("sk-real"));
         assert_eq!(b.model_call, None);

@@ -31,13 +31,9 @@ pub struct Response {
 
 impl Response {
     /// A network response; `recorder` set for a metered model call,
-    /// `secret` for a response from a keyed provider origin.
-    pub fn net(
-        mut incoming: Incoming,
-        recorder: Option<Recorder>,
-        secret: Option<&str>,
-    ) -> Response {
-        let redactor = Redactor::new(secret);
+    /// `secrets` (what the host added to the request) to redact.
+    pub fn net(mut incoming: Incoming, recorder: Option<Recorder>, secrets: &[String]) -> Response {
+        let redactor = Redactor::new(secrets.iter().map(String::as_str));
         let mut headers = std::mem::take(&mut incoming.headers);
         if let Some(r) = &redactor {
             // Redaction may change the body's length.
