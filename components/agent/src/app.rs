@@ -203,18 +203,20 @@ fn turn(
         open: false,
     };
     let mut mcp_log = |line: &str| put_shared(&err, &cat!(line, "\n"));
-    mcp.expire(p.clock.now_unix());
     let http = RefCell::new(&mut *p.http);
+    let clock = RefCell::new(&mut *p.clock);
+    let mcp_clock = mcp::SharedClock(&clock);
+    mcp.expire(mcp_clock.now_unix());
     let mut tools = WithMcp {
         inner: &mut *p.tools,
         state: mcp,
         http: &mut mcp::Shared(&http),
-        now: p.clock.now_unix(),
+        clock: &mcp_clock,
         log: &mut mcp_log,
     };
     let mut env = Env {
         http: &mut mcp::Shared(&http),
-        clock: &mut *p.clock,
+        clock: &mut mcp::SharedClock(&clock),
         tools: &mut tools,
         files: &mut *p.files,
         workspace: ws,
@@ -321,16 +323,18 @@ pub fn export_turn(
     };
     let mut mcp = McpState::new(&cfg.mcp);
     let http = RefCell::new(&mut *p.http);
+    let clock = RefCell::new(&mut *p.clock);
+    let mcp_clock = mcp::SharedClock(&clock);
     let mut tools = WithMcp {
         inner: &mut *p.tools,
         state: &mut mcp,
         http: &mut mcp::Shared(&http),
-        now: p.clock.now_unix(),
+        clock: &mcp_clock,
         log: &mut mcp_log,
     };
     let mut env = Env {
         http: &mut mcp::Shared(&http),
-        clock: &mut *p.clock,
+        clock: &mut mcp::SharedClock(&clock),
         tools: &mut tools,
         files: &mut *p.files,
         workspace: ws,

@@ -3,7 +3,7 @@
 //! the `initialize` handshake of 2025-11-25 / 2025-06-18 when the server
 //! answers the stateless form with an error, as servers on older SDKs do.
 
-use crate::http::{Http, HttpError, Request, Response, Timeouts};
+use crate::http::{Clock, Http, HttpError, Request, Response, Timeouts};
 use crate::jsonw::JsonWriter;
 use crate::mcp::config::ServerConfig;
 use crate::prelude::*;
@@ -20,6 +20,10 @@ const OLDER: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"
 /// A reply larger than this is refused: tool output is cut to 64 KiB anyway,
 /// and a runaway server must not exhaust the guest's memory.
 pub const MAX_REPLY: usize = 4 << 20;
+/// A request, its reply included, must be done within this: a server that
+/// trickles bytes (an SSE keep-alive every few seconds, say) defeats the
+/// between-bytes timeout, and a tool call must not hold the turn forever.
+pub const MAX_SECS: u64 = 120;
 const CLIENT_INFO: &str = "{\"name\":\"wasiclaw\",\"version\":\"0.1.0\"}";
 
 /// Why a request to an MCP server failed; every case reads well as a tool error.
@@ -105,14 +109,19 @@ impl Client {
     pub fn request(
         &mut self,
         http: &mut dyn Http,
+        clock: &dyn Clock,
         method: &str,
         name: Option<&str>,
         params: &str,
     ) -> Result<Value, McpError> {
+        let t = Deadline {
+            clock,
+            at: clock.now_unix().saturating_add(MAX_SECS),
+        };
         if self.era == Era::Unknown {
-            self.connect(http)?;
+            self.connect(http, &t)?;
         }
-        match self.exchange(http, method, name, params, true) {
+        match self.exchange(http, &t, method, name, params, true) {
             Err(McpError::Status(404, _))
                 if matches!(
                     &self.era,
@@ -123,8 +132,8 @@ impl Client {
                 ) =>
             {
                 self.era = Era::Unknown;
-                self.connect(http)?;
-                Ok(self.exchange(http, method, name, params, true)?.0)
+                self.connect(http, &t)?;
+                Ok(self.exchange(http, &t, method, name, params, true)?.0)
             }
             r => Ok(r?.0),
         }
@@ -134,9 +143,9 @@ impl Client {
     /// version (an error status, a JSON-RPC error, garbage) means an older
     /// server, which gets the handshake. A server that cannot be reached is
     /// an error either way, and the next request tries again.
-    fn connect(&mut self, http: &mut dyn Http) -> Result<(), McpError> {
+    fn connect(&mut self, http: &mut dyn Http, t: &Deadline) -> Result<(), McpError> {
         self.era = Era::Modern;
-        let probe = self.exchange(http, "server/discover", None, "", true);
+        let probe = self.exchange(http, t, "server/discover", None, "", true);
         let modern = match &probe {
             Ok((v, _)) => v
                 .get("supportedVersions")
@@ -161,7 +170,7 @@ impl Client {
             "\",\"capabilities\":{},\"clientInfo\":",
             CLIENT_INFO
         );
-        let (result, session) = match self.exchange(http, "initialize", None, &params, true) {
+        let (result, session) = match self.exchange(http, t, "initialize", None, &params, true) {
             Ok(r) => r,
             Err(e) => {
                 self.era = Era::Unknown;
@@ -184,7 +193,7 @@ impl Client {
             version: version.to_string(),
             session,
         };
-        if let Err(e) = self.exchange(http, "notifications/initialized", None, "", false) {
+        if let Err(e) = self.exchange(http, t, "notifications/initialized", None, "", false) {
             self.era = Era::Unknown;
             return Err(e);
         }
@@ -220,6 +229,7 @@ impl Client {
     fn exchange(
         &mut self,
         http: &mut dyn Http,
+        t: &Deadline,
         method: &str,
         name: Option<&str>,
         params: &str,
@@ -257,9 +267,10 @@ impl Client {
             headers,
             body: body.into_bytes(),
         };
+        t.check()?;
         let mut resp = http.send(&req, self.timeouts)?;
         if !(200..300).contains(&resp.status) {
-            return Err(status_error(&mut resp));
+            return Err(status_error(&mut resp, t));
         }
         let session = resp.header("mcp-session-id").map(String::from);
         if !with_id {
@@ -267,10 +278,9 @@ impl Client {
         }
         let ctype = resp.header("content-type").unwrap_or("");
         let msg = if starts_with_ignore_case(ctype, "text/event-stream") {
-            from_stream(&mut resp, id)?
+            from_stream(&mut resp, id, t)?
         } else {
-            let bytes = resp.read_all(MAX_REPLY)?;
-            parse_message(&bytes)?
+            parse_message(&read_body(&mut resp, MAX_REPLY, t)?)?
         };
         Ok((result_of(msg, id)?, session))
     }
@@ -281,9 +291,45 @@ fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
         .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }
 
+/// The end of one request's time, checked as its reply arrives.
+struct Deadline<'a> {
+    clock: &'a dyn Clock,
+    at: u64,
+}
+
+impl Deadline<'_> {
+    fn check(&self) -> Result<(), McpError> {
+        if self.clock.now_unix() > self.at {
+            return Err(McpError::Http(cat!(
+                "no complete reply within ",
+                MAX_SECS,
+                " s"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The whole body, at most `limit` bytes, by the deadline.
+fn read_body(resp: &mut Response, limit: usize, t: &Deadline) -> Result<Vec<u8>, McpError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.body.next_chunk()? {
+        t.check()?;
+        if out.len() + chunk.len() > limit {
+            return Err(McpError::Protocol(cat!(
+                "the reply is larger than ",
+                limit,
+                " bytes"
+            )));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
 /// An error status, with the JSON-RPC error message (or text) it carried.
-fn status_error(resp: &mut Response) -> McpError {
-    let body = resp.read_all(64 << 10).unwrap_or_default();
+fn status_error(resp: &mut Response, t: &Deadline) -> McpError {
+    let body = read_body(resp, 64 << 10, t).unwrap_or_default();
     let text = String::from_utf8_lossy(&body);
     let msg = match wasiclaw_json::parse(&text) {
         Ok(v) => v
@@ -304,11 +350,12 @@ fn parse_message(bytes: &[u8]) -> Result<Value, McpError> {
 
 /// Reads an SSE reply until the response to request `id`; notifications
 /// (progress, logs) before it are skipped.
-fn from_stream(resp: &mut Response, id: u64) -> Result<Value, McpError> {
+fn from_stream(resp: &mut Response, id: u64, t: &Deadline) -> Result<Value, McpError> {
     let mut dec = sse::Decoder::new();
     let mut total = 0usize;
     loop {
         let chunk = resp.body.next_chunk()?;
+        t.check()?;
         let events = match &chunk {
             Some(c) => {
                 total += c.len();

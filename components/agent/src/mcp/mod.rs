@@ -10,7 +10,7 @@ pub mod server;
 
 use core::cell::RefCell;
 
-use crate::http::{Http, HttpError, Request, Response, Timeouts};
+use crate::http::{Clock, Http, HttpError, Request, Response, Timeouts};
 use crate::prelude::*;
 use crate::tools::{ToolError, ToolSpec, Tools};
 use client::{Client, McpError};
@@ -18,7 +18,8 @@ use config::ServerConfig;
 use wasiclaw_json::Value;
 
 /// One server with what was learnt about it, kept for the whole process so
-/// `tools/list` is asked once (or again when its `ttlMs` has passed).
+/// `tools/list` is asked once per turn at most, and once per process when
+/// the server gives no `ttlMs` (servers before 2026-07-28).
 struct Server {
     client: Client,
     /// The model-facing specs, once listed.
@@ -72,13 +73,29 @@ impl<H: Http + ?Sized> Http for Shared<'_, '_, H> {
     }
 }
 
+/// The clock shared by the loop (which sleeps between retries) and the MCP
+/// servers (which only read it), as [`Shared`] shares the HTTP client.
+pub struct SharedClock<'r, 'c, C: Clock + ?Sized>(pub &'r RefCell<&'c mut C>);
+
+impl<C: Clock + ?Sized> Clock for SharedClock<'_, '_, C> {
+    fn now_unix(&self) -> u64 {
+        self.0.try_borrow().map_or(0, |c| c.now_unix())
+    }
+
+    fn sleep(&mut self, d: core::time::Duration) {
+        if let Ok(mut c) = self.0.try_borrow_mut() {
+            c.sleep(d);
+        }
+    }
+}
+
 /// The built-in tools plus every MCP server's.
 pub struct WithMcp<'a> {
     pub inner: &'a mut dyn Tools,
     pub state: &'a mut McpState,
     pub http: &'a mut dyn Http,
-    /// Unix seconds now, for `ttlMs`.
-    pub now: u64,
+    /// For `ttlMs` and each request's deadline.
+    pub clock: &'a dyn Clock,
     pub log: &'a mut dyn FnMut(&str),
 }
 
@@ -87,9 +104,10 @@ impl Tools for WithMcp<'_> {
         let mut specs = self.inner.list();
         for s in &mut self.state.servers {
             if s.tools.is_none() {
-                match list_tools(&mut s.client, &mut *self.http, &mut *self.log) {
+                match list_tools(&mut s.client, &mut *self.http, self.clock, &mut *self.log) {
                     Ok((tools, ttl_ms)) => {
-                        s.expires = ttl_ms.map(|ms| self.now.saturating_add(ms / 1000));
+                        let now = self.clock.now_unix();
+                        s.expires = ttl_ms.map(|ms| now.saturating_add(ms / 1000));
                         s.tools = Some(tools);
                     }
                     // Not cached: the next turn asks again.
@@ -120,17 +138,21 @@ impl Tools for WithMcp<'_> {
             })
             .max_by_key(|(_, s)| s.client.cfg.name.len());
         match routed {
-            Some((tool, s)) => call_tool(&mut s.client, &mut *self.http, tool, arguments),
+            Some((tool, s)) => {
+                call_tool(&mut s.client, &mut *self.http, self.clock, tool, arguments)
+            }
             None => self.inner.call(name, arguments),
         }
     }
 }
 
 /// `tools/list`, following `nextCursor`, filtered by `enabledTools`. Returns
-/// the specs and the list's `ttlMs` when the server gave a positive one.
+/// the specs and the list's `ttlMs` when the server gave one (2026-07-28
+/// servers do; 0 means stale at once, so the next turn lists again).
 fn list_tools(
     c: &mut Client,
     http: &mut dyn Http,
+    clock: &dyn Clock,
     log: &mut dyn FnMut(&str),
 ) -> Result<(Vec<ToolSpec>, Option<u64>), McpError> {
     let mut specs = Vec::new();
@@ -142,11 +164,8 @@ fn list_tools(
             Some(cur) => cat!("\"cursor\":", wasiclaw_json::quote(cur)),
             None => String::new(),
         };
-        let result = c.request(http, "tools/list", None, &params)?;
-        ttl = result
-            .get("ttlMs")
-            .and_then(Value::as_u64)
-            .filter(|&t| t > 0);
+        let result = c.request(http, clock, "tools/list", None, &params)?;
+        ttl = result.get("ttlMs").and_then(Value::as_u64);
         let tools = result
             .get("tools")
             .and_then(Value::as_array)
@@ -207,6 +226,7 @@ fn spec_of(cfg: &ServerConfig, t: &Value, log: &mut dyn FnMut(&str)) -> Option<T
 fn call_tool(
     c: &mut Client,
     http: &mut dyn Http,
+    clock: &dyn Clock,
     tool: &str,
     args: &str,
 ) -> Result<String, ToolError> {
@@ -222,7 +242,7 @@ fn call_tool(
         args
     );
     let result = c
-        .request(http, "tools/call", Some(tool), &params)
+        .request(http, clock, "tools/call", Some(tool), &params)
         .map_err(|e| ToolError::Failed(cat!("MCP server '", c.cfg.name, "': ", e.message())))?;
     let text = result_text(&result);
     if result.get("isError").and_then(Value::as_bool) == Some(true) {

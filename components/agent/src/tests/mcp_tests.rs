@@ -107,7 +107,7 @@ fn session(
         inner: &mut inner,
         state: &mut state,
         http,
-        now: 0,
+        clock: &FakeClock::default(),
         log: &mut push,
     };
     let names = t.list().into_iter().map(|s| s.name).collect();
@@ -276,7 +276,7 @@ fn sse_replies_skip_notifications_and_results_become_text() {
         inner: &mut inner,
         state: &mut state,
         http: &mut http,
-        now: 0,
+        clock: &FakeClock::default(),
         log: &mut log,
     };
     let r: Vec<_> = calls.iter().map(|(n, a)| t.call(n, a)).collect();
@@ -402,4 +402,93 @@ fn server_checks_origin_token_and_envelope() {
     let unknown = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"nope"}}"#;
     let r = server::handle(&incoming(unknown, None, None), None, &mut tools);
     assert!(r.status == 400 && r.body.contains("-32602"), "{r:?}");
+}
+
+#[test]
+fn tool_lists_are_kept_until_their_ttl_runs_out() {
+    // This crate's server answers ttlMs 0: stale at once, listed per turn.
+    let mut http = Served::new(false);
+    let mut state = McpState::new(&[srv("fs")]);
+    let mut inner = FakeTools::default();
+    let mut log = |_: &str| {};
+    for now in [100, 100, 101] {
+        state.expire(now);
+        let clock = FakeClock {
+            now,
+            ..FakeClock::default()
+        };
+        let mut t = WithMcp {
+            inner: &mut inner,
+            state: &mut state,
+            http: &mut http,
+            clock: &clock,
+            log: &mut log,
+        };
+        assert_eq!(t.list().len(), 4);
+    }
+    let lists = http.methods().iter().filter(|m| *m == "tools/list").count();
+    assert_eq!(lists, 3);
+    // A handshake-era server gives no ttlMs: listed once per process.
+    let mut http = Served::new(true);
+    let mut state = McpState::new(&[srv("old")]);
+    for now in [100, 5000] {
+        state.expire(now);
+        let clock = FakeClock {
+            now,
+            ..FakeClock::default()
+        };
+        let mut t = WithMcp {
+            inner: &mut inner,
+            state: &mut state,
+            http: &mut http,
+            clock: &clock,
+            log: &mut log,
+        };
+        assert_eq!(t.list().len(), 4);
+    }
+    assert_eq!(
+        http.methods().iter().filter(|m| *m == "tools/list").count(),
+        1
+    );
+}
+
+/// A clock that moves 30 s each time it is read: a slow server.
+struct Ticking(core::cell::Cell<u64>);
+
+impl crate::http::Clock for Ticking {
+    fn now_unix(&self) -> u64 {
+        let t = self.0.get();
+        self.0.set(t + 30);
+        t
+    }
+
+    fn sleep(&mut self, _: Duration) {}
+}
+
+#[test]
+fn a_server_trickling_its_reply_is_cut_off_in_bounded_time() {
+    let discover = r#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"]}}"#;
+    let progress =
+        "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n".repeat(50);
+    let mut http = FakeHttp::new(vec![
+        Ok(Scripted::json(200, discover)),
+        Ok(Scripted::sse(&progress, 10)),
+    ]);
+    let mut state = McpState::new(&[srv("s")]);
+    let mut inner = FakeTools::default();
+    let mut log = |_: &str| {};
+    let clock = Ticking(core::cell::Cell::new(1000));
+    let mut t = WithMcp {
+        inner: &mut inner,
+        state: &mut state,
+        http: &mut http,
+        clock: &clock,
+        log: &mut log,
+    };
+    match t.call("mcp_s_slow", "{}") {
+        Err(ToolError::Failed(m)) => assert!(m.contains("no complete reply within 120 s"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // Far fewer reads than the stream has chunks: it stopped at the deadline.
+    assert!(clock.0.get() < 1000 + 30 * 12, "{}", clock.0.get());
 }
