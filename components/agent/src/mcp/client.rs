@@ -330,8 +330,9 @@ fn read_body(resp: &mut Response, limit: usize, t: &Deadline) -> Result<Vec<u8>,
 /// An error status, with the JSON-RPC error message (or text) it carried.
 fn status_error(resp: &mut Response, t: &Deadline) -> McpError {
     let body = read_body(resp, 64 << 10, t).unwrap_or_default();
-    let text = String::from_utf8_lossy(&body);
-    let msg = match wasiclaw_json::parse(&text) {
+    // Not from_utf8_lossy: its decoder is code the component does not need.
+    let text = core::str::from_utf8(&body).unwrap_or("");
+    let msg = match wasiclaw_json::parse(text) {
         Ok(v) => v
             .get("error")
             .and_then(|e| e.get("message").or(Some(e)))
