@@ -118,7 +118,7 @@ impl Client {
             clock,
             at: clock.now_unix().saturating_add(MAX_SECS),
         };
-        if self.era == Era::Unknown {
+        if matches!(self.era, Era::Unknown) {
             self.connect(http, &t)?;
         }
         match self.exchange(http, &t, method, name, params, true) {
@@ -212,7 +212,7 @@ impl Client {
         if !params.is_empty() {
             w.raw(params);
         }
-        if self.era == Era::Modern {
+        if matches!(self.era, Era::Modern) {
             w.key("_meta").open('{');
             w.field("io.modelcontextprotocol/protocolVersion", MODERN);
             w.key("io.modelcontextprotocol/clientCapabilities")
@@ -236,27 +236,25 @@ impl Client {
         with_id: bool,
     ) -> Result<(Value, Option<String>), McpError> {
         let (body, id) = self.body(method, params, with_id);
-        let mut headers = vec![
-            ("content-type".to_string(), "application/json".to_string()),
-            (
-                "accept".to_string(),
-                "application/json, text/event-stream".to_string(),
-            ),
-        ];
+        let mut headers = Vec::new();
+        // One call site for the pair allocation instead of one per header.
+        let mut add = |k: &str, v: &str| headers.push((String::from(k), String::from(v)));
+        add("content-type", "application/json");
+        add("accept", "application/json, text/event-stream");
         match &self.era {
             Era::Modern => {
-                headers.push(("mcp-protocol-version".into(), MODERN.into()));
-                headers.push(("mcp-method".into(), method.into()));
+                add("mcp-protocol-version", MODERN);
+                add("mcp-method", method);
                 if let Some(n) = name {
-                    headers.push(("mcp-name".into(), n.into()));
+                    add("mcp-name", n);
                 }
             }
             Era::Legacy { version, session } => {
                 if !version.is_empty() {
-                    headers.push(("mcp-protocol-version".into(), version.clone()));
+                    add("mcp-protocol-version", version);
                 }
                 if let Some(s) = session {
-                    headers.push(("mcp-session-id".into(), s.clone()));
+                    add("mcp-session-id", s);
                 }
             }
             Era::Unknown => {}
