@@ -12,6 +12,7 @@ use wasiclaw_host::plugins::{self, Toolbox};
 use wasiclaw_host::policy::{HostPolicy, Overrides, ProcessEnv};
 use wasiclaw_host::runtime::{self, GuestModule, Runner};
 use wasiclaw_host::{embedded, files};
+use wasiclaw_policy::policy::MCP_TOKEN_ENV;
 
 #[derive(Parser)]
 #[command(
@@ -326,10 +327,12 @@ async fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
             mcp_token,
         } => {
             let mut policy = host.policy()?;
-            // The guest's MCP server checks it (crate::mcp::server in the agent).
+            // The guest's MCP server checks it (crate::mcp::server in the
+            // agent); the flag overrides `host.mcp_token`. The policy was just
+            // made, so it has no other owner yet.
             if let Some(t) = mcp_token.filter(|t| !t.is_empty()) {
                 if let Some(p) = Arc::get_mut(&mut policy) {
-                    p.rules.guest_env.insert("WASICLAW_MCP_TOKEN".into(), t);
+                    p.rules.guest_env.insert(MCP_TOKEN_ENV.into(), t);
                 }
             }
             let engine = runtime::engine(true)?;

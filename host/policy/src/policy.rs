@@ -69,7 +69,14 @@ pub struct HostSection {
     /// relative path is relative to the policy file. Only a host that speaks
     /// TLS reads it (the native host, at startup).
     pub extra_ca_file: Option<PathBuf>,
+    /// The bearer token the edge build's MCP endpoint (`/mcp`) requires;
+    /// `wasiclaw serve --mcp-token` overrides it. The guest's MCP server
+    /// checks it, so it is the one secret handed to the guest.
+    pub mcp_token: Option<String>,
 }
+
+/// The guest environment variable carrying `mcp_token` to the MCP server.
+pub const MCP_TOKEN_ENV: &str = "WASICLAW_MCP_TOKEN";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -217,6 +224,9 @@ impl Policy {
                 guest_env.insert(name.to_string(), v);
             }
         }
+        if let Some(t) = section.mcp_token.as_ref().filter(|t| !t.is_empty()) {
+            guest_env.insert(MCP_TOKEN_ENV.into(), t.clone());
+        }
         // With only Anthropic configured the agent must not default to OpenAI.
         if !guest_env.contains_key(var::PROVIDER)
             && endpoints.len() == 1
@@ -306,6 +316,11 @@ impl Policy {
                 })
             })
             .collect();
+        // The MCP token is shown as set, not printed.
+        let mut guest_env = self.guest_env.clone();
+        if let Some(t) = guest_env.get_mut(MCP_TOKEN_ENV) {
+            *t = "[set]".into();
+        }
         json!({
             "source": self.source.as_ref().map(|p| p.display().to_string()),
             "workspace": self.workspace.display().to_string(),
@@ -314,7 +329,8 @@ impl Policy {
             "allow_hosts": self.allow_hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
             "resolve": self.resolve.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
             "private_addresses": "refused unless a provider endpoint, a literal address in allow_hosts, or a name pinned by resolve",
-            "guest_env": self.guest_env,
+            "guest_env": guest_env,
+            "mcp_headers_set_by_host": self.mcp_secrets.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>(),
             "memory_limit_bytes": self.memory_limit_bytes,
             "turn_timeout_secs": self.turn_timeout_secs,
             "max_response_bytes": self.max_response_bytes,
@@ -427,6 +443,13 @@ mod tests {
         assert_eq!(p.allow_hosts[0].host, "example.com");
         assert_eq!(p.guest_env.get("WASICLAW_PROVIDER").unwrap(), "anthropic");
         assert!(p.endpoint_for("http", "127.0.0.1", 9).is_some());
+        assert!(!p.guest_env.contains_key(MCP_TOKEN_ENV));
+        std::fs::write(dir.join("wasiclaw.json"), r#"{"host":{"mcp_token":"t0k"}}"#).unwrap();
+        let p = Policy::load(&dir, &Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(
+            p.guest_env.get(MCP_TOKEN_ENV).map(String::as_str),
+            Some("t0k")
+        );
         std::fs::write(dir.join("wasiclaw.json"), r#"{"host":{"bogus":1}}"#).unwrap();
         assert!(Policy::load(&dir, &Overrides::default(), &env(&[])).is_err());
         // The CA file is only located here (the host doing TLS reads it),
