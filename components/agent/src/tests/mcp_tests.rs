@@ -492,3 +492,69 @@ fn a_server_trickling_its_reply_is_cut_off_in_bounded_time() {
     // Far fewer reads than the stream has chunks: it stopped at the deadline.
     assert!(clock.0.get() < 1000 + 30 * 12, "{}", clock.0.get());
 }
+
+#[test]
+fn an_oversized_reply_is_refused_and_a_lost_session_is_renewed_once() {
+    let discover = r#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"]}}"#;
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":2,"result":{{"content":[{{"type":"text","text":"{}"}}]}}}}"#,
+        "x".repeat(crate::mcp::client::MAX_REPLY)
+    );
+    let mut http = FakeHttp::new(vec![
+        Ok(Scripted::json(200, discover)),
+        Ok(Scripted::json(200, &huge)),
+    ]);
+    // The listing is refused (logged), and the turn would go on without it.
+    let (names, _, log) = session(srv("s"), &mut http, &[]);
+    assert_eq!(names.len(), 2);
+    assert!(log[0].contains("larger than"), "{log:?}");
+
+    // A handshake server that forgets the session (404) gets a new one.
+    let old = || {
+        Scripted::json(
+            400,
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Bad Request"}}"#,
+        )
+    };
+    let init = |id: u32, session: &str| {
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"result":{{"protocolVersion":"2025-06-18","capabilities":{{}}}}}}"#
+        );
+        Scripted::json(200, &body).header("mcp-session-id", session)
+    };
+    let ack = || Scripted::json(202, "");
+    let done = r#"{"jsonrpc":"2.0","id":8,"result":{"content":[{"type":"text","text":"again"}]}}"#;
+    let mut http = FakeHttp::new(vec![
+        Ok(old()),
+        Ok(init(2, "s1")),
+        Ok(ack()),
+        Ok(Scripted::json(404, "")),
+        Ok(old()),
+        Ok(init(6, "s2")),
+        Ok(ack()),
+        Ok(Scripted::json(200, done)),
+    ]);
+    let mut state = McpState::new(&[srv("s")]);
+    let mut inner = FakeTools::default();
+    let mut log = |_: &str| {};
+    let clock = FakeClock::default();
+    let mut t = WithMcp {
+        inner: &mut inner,
+        state: &mut state,
+        http: &mut http,
+        clock: &clock,
+        log: &mut log,
+    };
+    assert_eq!(t.call("mcp_s_x", "{}"), Ok("again".to_string()));
+    let sessions: Vec<_> = http
+        .requests
+        .iter()
+        .map(|r| r.header("mcp-session-id"))
+        .collect();
+    assert_eq!(sessions[3], Some("s1"));
+    assert_eq!(sessions[7], Some("s2"));
+    assert_eq!(
+        http.requests[7].header("mcp-protocol-version"),
+        Some("2025-06-18")
+    );
+}
