@@ -7,6 +7,7 @@ mod context_tests;
 mod edge_tests;
 mod http_tests;
 mod loop_tests;
+mod mcp_server_tests;
 mod mcp_tests;
 mod provider_tests;
 mod session_fuzz;
