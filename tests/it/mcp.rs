@@ -42,6 +42,7 @@ under_each!(
     ];
     the_python_sdk_client_uses_the_served_tools,
     a_foreign_origin_is_refused_and_a_token_is_required,
+    a_served_chat_turn_uses_an_mcp_server,
 );
 
 /// `tests/mcp/server.py` on a free loopback port; killed on drop.
@@ -363,4 +364,28 @@ fn a_foreign_origin_is_refused_and_a_token_is_required(host: Host) {
     assert_eq!(value(&lines, "READ"), "False:written over MCP (auto)");
     let r = s.request("GET", "/mcp", &[], "");
     assert_eq!(r.status, 405);
+}
+
+fn a_served_chat_turn_uses_an_mcp_server(host: Host) {
+    let py = PyServer::start(&[]);
+    let ws = workspace_with(json!({ "url": py.url() }));
+    let model = MockServer::start(
+        Script::new()
+            .tool("mcp_py_add", json!({"a": 20, "b": 22}))
+            .text("It is 42."),
+    );
+    let allow = format!("127.0.0.1:{}", py.port);
+    let extra: &[&str] = match host {
+        Host::Wasiclaw => &["--allow-host", &allow],
+        Host::Wasmtime => &[],
+    };
+    let s = Serve::start_at(host, &ws, &model.openai_base(), extra);
+    let r = s.chat(
+        &json!({"messages": [{"role": "user", "content": "add"}]}),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}\n{}", r.body, s.log());
+    let reqs = chats(&model);
+    let (sum, err) = result_for(&reqs[1], &reqs[0].tool_call_ids[0]);
+    assert!(!err && sum.contains("\"sum\": 42"), "{sum}");
 }
