@@ -88,7 +88,7 @@ pub fn main_on(args: &[String], p: &mut Platform, io: &mut Io, stdout_is_termina
             return EXIT_ERROR;
         }
     };
-    let cfg = match load_config(p.files, p.env, &run.overrides) {
+    let mut cfg = match load_config(p.files, p.env, &run.overrides) {
         Ok(c) => c,
         Err(e) => {
             error_line(io, &e.message());
@@ -96,7 +96,7 @@ pub fn main_on(args: &[String], p: &mut Platform, io: &mut Io, stdout_is_termina
         }
     };
     // MCP servers are listed once per process, not once per chat turn.
-    let mut mcp = McpState::new(&cfg.mcp);
+    let mut mcp = McpState::new(core::mem::take(&mut cfg.mcp));
     let message = match &run.message {
         Some(m) => Some(m.clone()),
         None if !io.stdin_is_terminal => match stdio::read_to_string(io.stdin) {
@@ -308,7 +308,7 @@ pub fn export_turn(
     sink: &mut dyn Sink,
 ) -> Result<agent::TurnOutput, AgentError> {
     let ws = p.workspace.clone().map_err(AgentError::Config)?;
-    let cfg = load_config(p.files, p.env, &Overrides::default())?;
+    let mut cfg = load_config(p.files, p.env, &Overrides::default())?;
     // The log is shared by the loop and the MCP servers' notes.
     let log = RefCell::new(log);
     let mut loop_log = |line: &str| {
@@ -321,7 +321,7 @@ pub fn export_turn(
             l(line)
         }
     };
-    let mut mcp = McpState::new(&cfg.mcp);
+    let mut mcp = McpState::new(core::mem::take(&mut cfg.mcp));
     let http = RefCell::new(&mut *p.http);
     let clock = RefCell::new(&mut *p.clock);
     let mcp_clock = mcp::SharedClock(&clock);

@@ -32,71 +32,54 @@ pub fn valid_tool_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-fn strings(v: &Value, what: &str) -> Result<Vec<String>, String> {
-    let arr = v
-        .as_array()
-        .ok_or_else(|| cat!(what, " must be an array of strings"))?;
-    arr.iter()
-        .map(|s| {
-            s.as_str()
-                .map(String::from)
-                .ok_or_else(|| cat!(what, " must be an array of strings"))
-        })
-        .collect()
-}
-
-fn server(name: &str, v: &Value) -> Result<ServerConfig, String> {
-    let at = cat!("\"mcpServers\".", name);
+/// One server's entry, or what is wrong with it (the caller names the entry:
+/// one message template instead of one per field keeps the component small).
+fn server(name: &str, v: &Value) -> Result<ServerConfig, &'static str> {
     // The shortest tool (one character) must still give a valid name.
     if !valid_tool_name(&cat!("mcp_", name, "_x")) {
-        return Err(cat!(
-            at,
-            ": the server name must be letters, digits, '_' or '-' (at most ",
-            MAX_TOOL_NAME - 6,
-            ")"
-        ));
+        return Err("the name must be letters, digits, '_' or '-' (at most 58)");
     }
     if v.as_object().is_none() {
-        return Err(cat!(at, " must be an object"));
+        return Err("must be an object");
     }
-    let url = match v.get("url") {
-        Some(Value::Str(u)) => u.clone(),
-        Some(_) => return Err(cat!(at, ".url must be a string")),
-        None => {
-            return Err(cat!(
-                at,
-                ": \"url\" is missing (only Streamable HTTP servers are supported, not \"command\")"
-            ))
-        }
-    };
-    crate::http::split_url(&url).map_err(|e| cat!(at, ".url: ", e))?;
+    let url =
+        match v.get("url") {
+            Some(Value::Str(u)) => u.clone(),
+            Some(_) => return Err("\"url\" must be a string"),
+            None => return Err(
+                "\"url\" is missing (only Streamable HTTP servers are supported, not \"command\")",
+            ),
+        };
+    if crate::http::split_url(&url).is_err() {
+        return Err("\"url\" must be an http:// or https:// URL with a host");
+    }
     let mut headers = Vec::new();
+    let bad_headers = "\"headers\" must map header names to printable ASCII strings";
     match v.get("headers") {
         None | Some(Value::Null) => {}
         Some(Value::Obj(map)) => {
+            let printable = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b));
             for (k, val) in map.iter() {
-                let val = val
-                    .as_str()
-                    .ok_or_else(|| cat!(at, ".headers.", k, " must be a string"))?;
-                let printable = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b));
+                let val = val.as_str().ok_or(bad_headers)?;
                 if k.is_empty() || !printable(k) || !printable(val) || k.bytes().any(|b| b == b':')
                 {
-                    return Err(cat!(at, ".headers.", k, ": not a valid header"));
+                    return Err(bad_headers);
                 }
                 headers.push((k.to_string(), val.to_string()));
             }
         }
-        Some(_) => return Err(cat!(at, ".headers must be an object")),
+        Some(_) => return Err(bad_headers),
     }
+    let bad_list = "\"enabledTools\" must be an array of strings";
     let enabled = match v.get("enabledTools") {
         None | Some(Value::Null) => None,
         Some(list) => {
-            let list = strings(list, &cat!(at, ".enabledTools"))?;
-            if list.iter().any(|t| t == "*") {
-                None
-            } else {
-                Some(list)
+            let mut names = Vec::new();
+            for t in list.as_array().ok_or(bad_list)? {
+                names.push(t.as_str().ok_or(bad_list)?.to_string());
             }
+            // `["*"]` (or any list holding "*") is every tool.
+            (!names.iter().any(|t| t == "*")).then_some(names)
         }
     };
     Ok(ServerConfig {
@@ -109,11 +92,16 @@ fn server(name: &str, v: &Value) -> Result<ServerConfig, String> {
 
 /// Reads `mcpServers` from the parsed `wasiclaw.json` (absent: none).
 pub fn parse(file: &Value) -> Result<Vec<ServerConfig>, String> {
-    match file.get("mcpServers") {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Obj(map)) => map.iter().map(|(k, v)| server(k, v)).collect(),
-        Some(_) => Err("\"mcpServers\" must be an object".to_string()),
+    let map = match file.get("mcpServers") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Obj(map)) => map,
+        Some(_) => return Err("\"mcpServers\" must be an object".to_string()),
+    };
+    let mut out = Vec::new();
+    for (name, v) in map.iter() {
+        out.push(server(name, v).map_err(|why| cat!("\"mcpServers\".", name, ": ", why))?);
     }
+    Ok(out)
 }
 
 /// `${NAME}` -> `Some(NAME)`: a header value the host may fill in.

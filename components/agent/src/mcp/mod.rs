@@ -35,12 +35,13 @@ pub struct McpState {
 }
 
 impl McpState {
-    pub fn new(cfg: &[ServerConfig]) -> McpState {
+    /// Takes the configuration (`Config::mcp`) rather than cloning it.
+    pub fn new(cfg: Vec<ServerConfig>) -> McpState {
         McpState {
             servers: cfg
-                .iter()
+                .into_iter()
                 .map(|c| Server {
-                    client: Client::new(c.clone()),
+                    client: Client::new(c),
                     tools: None,
                     expires: None,
                 })
@@ -200,11 +201,9 @@ fn spec_of(cfg: &ServerConfig, t: &Value, log: &mut dyn FnMut(&str)) -> Option<T
         log(&cat!(
             "[mcp] ",
             cfg.name,
-            ": tool '",
-            wasiclaw_json::text::prefix_chars(tool, 80),
-            "' refused: '",
+            ": refused tool '",
             wasiclaw_json::text::prefix_chars(&name, 80),
-            "' is not a valid tool name (letters, digits, '_', '-', at most 64)"
+            "': not a valid tool name"
         ));
         return None;
     }
