@@ -24,6 +24,8 @@ pub const ALL_TOOLS: [&str; 8] = [
     "memory_save",
     "memory_search",
 ];
+/// The agent's own tools, advertised beside the tools component's.
+pub const AGENT_TOOLS: [&str; 1] = ["load_skill"];
 
 /// Generous: wasmtime compiles the component on a first, cold run, and
 /// retries with backoff take seconds. A hang still fails the test.

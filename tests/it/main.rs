@@ -11,6 +11,7 @@ mod agent_state;
 mod host;
 mod limits;
 mod mcp;
+mod memory_skills;
 mod parsers;
 mod plugins;
 mod provider_tls;

@@ -6,12 +6,14 @@ use crate::context;
 use crate::error::AgentError;
 use crate::files::Files;
 use crate::http::{Clock, Http, RetryPolicy, Timeouts};
+use crate::memory;
 use crate::message::{Message, ToolCall, Usage};
 use crate::prelude::*;
 use crate::prompt;
 pub use crate::provider::Sink;
 use crate::provider::{self, arguments_value, ChatRequest, Transport};
 use crate::session;
+use crate::skills;
 use crate::tools::{ToolSpec, Tools};
 
 /// Tool output beyond this is cut before it reaches the model and the
@@ -56,18 +58,14 @@ pub fn run_turn(
     sink: &mut dyn Sink,
 ) -> Result<TurnOutput, AgentError> {
     let name = session::validate_name(session_name).map_err(AgentError::Session)?;
-    // The provider is sent a valid history (session::repair); the file keeps
-    // every message that was read, whatever that view left out or added.
     let (saved, base) = session::load(env.files, name, env.log)?;
-    let mut history = session::repair(&saved);
-    let system = prompt::system_prompt(env.files, env.workspace, env.clock.now_unix());
-    let specs = env.tools.list();
-    let fixed = system.len().div_ceil(4) + specs_tokens(&specs);
-    let budget = (cfg.context_tokens as usize).saturating_sub(fixed);
-
-    let current = history.len();
-    history.push(Message::user(message));
-    let mut out = TurnOutput::default();
+    let found = skills::discover(env.files);
+    for problem in &found.problems {
+        (env.log)(&cat!("wasiclaw: warning: ", problem));
+    }
+    let mut specs = env.tools.list();
+    specs.push(skills::spec());
+    let now = env.clock.now_unix();
     let mut transport = Transport {
         http: &mut *env.http,
         clock: &mut *env.clock,
@@ -75,6 +73,56 @@ pub fn run_turn(
         timeouts: Timeouts::from_secs(cfg.timeout_secs),
         max_reply_bytes: provider::MAX_REPLY_BYTES,
     };
+
+    // Consolidated messages stay in the file but are no longer sent.
+    let mut from = memory::consolidated(env.files, name, &saved);
+    let context = cfg.context_tokens as usize;
+    if cfg.consolidate_percent > 0 {
+        let threshold = context * cfg.consolidate_percent as usize / 100;
+        if let Some(to) = memory::plan(&saved, from, threshold, context / 2) {
+            let span = (&saved[from..to], (from + 1, to));
+            match consolidate(
+                cfg,
+                &mut transport,
+                env.files,
+                env.tools,
+                env.log,
+                now,
+                name,
+                span,
+            ) {
+                Ok(()) => from = to,
+                Err(e) => (env.log)(&cat!(
+                    "wasiclaw: warning: consolidation failed, nothing changed: ",
+                    e
+                )),
+            }
+        }
+    }
+
+    // The context, in this order and within these shares of the budget
+    // (bytes are ~4 per token): the preamble; the bootstrap files (25%);
+    // the skills list (5%); recalled memories (10%); the tool schemas as
+    // they are; the history, newest turns first, in what is left.
+    let bytes = context.saturating_mul(4);
+    let mut system = prompt::system_prompt(env.files, env.workspace, now, bytes / 4);
+    system.push_str(&skills::prompt_section(&found, bytes / 20));
+    system.push_str(&memory::recall(
+        env.tools,
+        &specs,
+        name,
+        message,
+        bytes / 10,
+    ));
+    let fixed = system.len().div_ceil(4) + specs_tokens(&specs);
+    let budget = context.saturating_sub(fixed);
+
+    // The provider is sent a valid history (session::repair); the file keeps
+    // every message that was read, whatever that view left out or added.
+    let mut history = session::repair(&saved[from..]);
+    let current = history.len();
+    history.push(Message::user(message));
+    let mut out = TurnOutput::default();
     // The final answer's text; `None` when the iterations ran out first.
     let mut answer = None;
     for _ in 0..cfg.max_iterations {
@@ -108,7 +156,7 @@ pub fn run_turn(
         for call in &c.tool_calls {
             out.tool_calls += 1;
             (env.log)(&cat!("[tool] ", call.name, " ", log_args(&call.arguments)));
-            let (content, is_error) = execute(env.tools, call);
+            let (content, is_error) = execute(env.tools, env.files, name, call);
             history.push(Message::tool_result(call, content, is_error));
         }
     }
@@ -130,15 +178,67 @@ pub fn run_turn(
     }
 }
 
+/// One consolidation: the model summarises `span.0` (session messages
+/// `span.1`, 1-based) in a request that offers no tools; [`memory::record`]
+/// writes the result. Metered and budgeted by the host like any model call.
+#[allow(clippy::too_many_arguments)]
+fn consolidate(
+    cfg: &Config,
+    transport: &mut Transport,
+    files: &mut dyn Files,
+    tools: &mut dyn Tools,
+    log: &mut dyn FnMut(&str),
+    now: u64,
+    session: &str,
+    span: (&[Message], (usize, usize)),
+) -> Result<(), String> {
+    let (system, user) = memory::request(span.0, cfg.context_tokens as usize * 2);
+    let req = ChatRequest {
+        model: &cfg.model,
+        system: &system,
+        messages: core::slice::from_ref(&user),
+        tools: &[],
+        stream: false,
+        max_tokens: cfg.max_tokens.min(memory::MAX_REPLY_TOKENS),
+    };
+    log(&cat!(
+        "[memory] consolidating messages ",
+        span.1 .0,
+        "-",
+        span.1 .1,
+        " of session ",
+        session
+    ));
+    let c = provider::complete(transport, &cfg.endpoint, &req, &mut NoSink, &mut *log)
+        .map_err(|e| e.message())?;
+    memory::record(files, tools, log, session, now, span.1, &c.text)
+}
+
 /// Runs one call; every failure becomes an error result for the model.
-fn execute(tools: &mut dyn Tools, call: &ToolCall) -> (String, bool) {
-    let args = match arguments_value(&call.arguments) {
+/// `load_skill` is the agent's own; memory searches see this session's
+/// private memories and no other session's.
+fn execute(
+    tools: &mut dyn Tools,
+    files: &mut dyn Files,
+    session: &str,
+    call: &ToolCall,
+) -> (String, bool) {
+    let mut args = match arguments_value(&call.arguments) {
         Ok(args) => args,
         Err(why) => {
             let text = clip(&call.arguments, MAX_LOG_ARGS);
             return (cat!("error: invalid arguments: ", why, ": ", text), true);
         }
     };
+    if call.name == skills::TOOL {
+        return match skills::load(files, &args) {
+            Ok(text) => (text, false),
+            Err(e) => (cat!("error: ", e), true),
+        };
+    }
+    if call.name == "memory_search" {
+        args.set("session", wasiclaw_json::Value::Str(session.to_string()));
+    }
     match tools.call(&call.name, &args.to_json()) {
         Ok(mut text) => {
             if text.len() > MAX_TOOL_RESULT {

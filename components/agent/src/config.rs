@@ -14,6 +14,9 @@ pub const DEFAULT_MAX_ITERATIONS: u32 = 20;
 pub const DEFAULT_CONTEXT_TOKENS: u32 = 32_000;
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 300;
+/// Consolidation starts when the session's unconsolidated history costs
+/// more than this share (percent) of `context_tokens`.
+pub const DEFAULT_CONSOLIDATE_PERCENT: u32 = 50;
 pub const CONFIG_FILE: &str = "wasiclaw.json";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +30,8 @@ pub struct Config {
     pub timeout_secs: u64,
     /// `mcpServers`: MCP servers whose tools the model may use.
     pub mcp: Vec<crate::mcp::config::ServerConfig>,
+    /// Percent of `context_tokens`; 0 turns consolidation off.
+    pub consolidate_percent: u32,
 }
 
 /// What the command line may override.
@@ -48,6 +53,7 @@ struct FileConfig {
     context_tokens: Option<u32>,
     max_tokens: Option<u32>,
     timeout_secs: Option<u64>,
+    consolidate_percent: Option<u32>,
     openai: ProviderSection,
     anthropic: ProviderSection,
     mcp: Vec<crate::mcp::config::ServerConfig>,
@@ -112,6 +118,12 @@ fn parse_file(text: &str) -> Result<FileConfig, AgentError> {
         context_tokens: file_num(&v, "contextTokens", 1)?.map(|n| n as u32),
         max_tokens: file_num(&v, "maxTokens", 1)?.map(|n| n as u32),
         timeout_secs: file_num(&v, "timeoutSecs", 1)?,
+        consolidate_percent: match file_num(&v, "consolidatePercent", 0)? {
+            Some(n) if n > 100 => {
+                return Err(bad("\"consolidatePercent\" must be 0 to 100".into()))
+            }
+            n => n.map(|n| n as u32),
+        },
         openai: section(&v, "openai")?,
         anthropic: section(&v, "anthropic")?,
         mcp: crate::mcp::config::parse(&v).map_err(bad)?,
@@ -212,5 +224,6 @@ pub fn resolve(
         max_tokens: f.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
         timeout_secs: f.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS),
         mcp: crate::mcp::config::with_env(f.mcp, &env),
+        consolidate_percent: f.consolidate_percent.unwrap_or(DEFAULT_CONSOLIDATE_PERCENT),
     })
 }

@@ -18,6 +18,10 @@ pub trait Files {
     /// Replaces `to` with `from` atomically.
     fn rename(&mut self, from: &str, to: &str) -> Result<(), String>;
     fn remove(&mut self, path: &str) -> Result<(), String>;
+    /// The names in directory `path`, in no particular order; a missing
+    /// directory is empty.
+    /// Skills are discovered with it (`skills/*/SKILL.md`).
+    fn list(&mut self, path: &str) -> Result<Vec<String>, String>;
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -73,6 +77,22 @@ mod native {
 
         fn remove(&mut self, path: &str) -> Result<(), String> {
             std::fs::remove_file(self.root.join(path)).map_err(|e| e.to_string())
+        }
+
+        fn list(&mut self, path: &str) -> Result<Vec<String>, String> {
+            let dir = match std::fs::read_dir(self.root.join(path)) {
+                Ok(d) => d,
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(e.to_string()),
+            };
+            let mut names = Vec::new();
+            for entry in dir {
+                let entry = entry.map_err(|e| e.to_string())?;
+                if let Ok(name) = entry.file_name().into_string() {
+                    names.push(name);
+                }
+            }
+            Ok(names)
         }
     }
 }

@@ -11,7 +11,13 @@ pub const BOOTSTRAP_FILES: [&str; 5] = ["AGENTS.md", "SOUL.md", "USER.md", "TOOL
 const MAX_FILE_BYTES: usize = 32 << 10;
 
 /// `workspace` is the directory's name as the model should see it.
-pub fn system_prompt(files: &mut dyn Files, workspace: &str, now_unix: u64) -> String {
+/// `max_files` bounds the bootstrap files together, in bytes.
+pub fn system_prompt(
+    files: &mut dyn Files,
+    workspace: &str,
+    now_unix: u64,
+    max_files: usize,
+) -> String {
     let mut p = String::from(
         "You are wasiclaw, a personal AI assistant running in a WebAssembly sandbox.\n",
     );
@@ -26,6 +32,7 @@ pub fn system_prompt(files: &mut dyn Files, workspace: &str, now_unix: u64) -> S
          search memory before saying you don't know. When a tool returns an error, \
          read it and adjust instead of repeating the same call. Answer concisely.\n",
     );
+    let mut used = 0;
     for name in BOOTSTRAP_FILES {
         // An unreadable bootstrap file is skipped like a missing one: the
         // agent still works without it.
@@ -35,8 +42,12 @@ pub fn system_prompt(files: &mut dyn Files, workspace: &str, now_unix: u64) -> S
         let Ok(mut text) = String::from_utf8(bytes) else {
             continue; // not text; nothing a model could use
         };
-        if text.len() > MAX_FILE_BYTES {
-            let mut cut = MAX_FILE_BYTES;
+        let room = MAX_FILE_BYTES.min(max_files.saturating_sub(used));
+        if room < 64 {
+            continue;
+        }
+        if text.len() > room {
+            let mut cut = room;
             while !text.is_char_boundary(cut) {
                 cut -= 1;
             }
@@ -48,6 +59,7 @@ pub fn system_prompt(files: &mut dyn Files, workspace: &str, now_unix: u64) -> S
         p.push_str("\n\n");
         p.push_str(text.trim_end());
         p.push('\n');
+        used += text.len();
     }
     p
 }

@@ -250,4 +250,15 @@ impl Files for WasiFiles {
     fn remove(&mut self, path: &str) -> Result<(), String> {
         self.ws()?.unlink(path).map_err(err)
     }
+
+    fn list(&mut self, path: &str) -> Result<Vec<String>, String> {
+        let Some(ws) = self.0.as_ref() else {
+            return Ok(Vec::new());
+        };
+        match ws.list(path) {
+            Ok(entries) => Ok(entries.into_iter().map(|e| e.name).collect()),
+            Err(wasi::ENOENT) => Ok(Vec::new()),
+            Err(e) => Err(err(e)),
+        }
+    }
 }

@@ -11,7 +11,7 @@ use crate::prelude::*;
 
 use wasiclaw_json::{quote, Map, Value};
 
-use crate::args::{opt_str_list, opt_uint, req_str};
+use crate::args::{opt_str, opt_str_list, opt_uint, req_str};
 use crate::embed::Embedder;
 use crate::error::{cat, join, lossy, num, tail, ToolError};
 use crate::fsx::{mkdirs, read_all, write_atomic};
@@ -19,6 +19,8 @@ use crate::platform::{FsError, Platform, VectorIndex, Vectors};
 use crate::time::iso8601;
 
 pub const DIR: &str = "memory";
+/// A tag `session:NAME` makes an entry private to that session.
+pub const SESSION_TAG: &str = "session:";
 pub const ENTRIES: &str = "memory/entries.jsonl";
 pub const INDEX: &str = "memory/index.bin";
 pub const META: &str = "memory/meta.json";
@@ -213,9 +215,47 @@ impl<I: VectorIndex> Memory<I> {
                 "\" (the query has no searchable words).",
             ]));
         }
-        let hits = ix
-            .search(&vec, k as u32, (k as u32 * 4).max(64))
-            .map_err(|e| ToolError::Failed(cat(&["memory search failed: ", &e])))?;
+        // Entries private to another session (tag `session:NAME`, what the
+        // agent's consolidation saves) are never shown; the agent passes the
+        // session it runs in. Asked for more, then filtered, so k remain.
+        let session = opt_str(m, "session")?;
+        let min_score = match m.get("min_score") {
+            None => None,
+            Some(Value::Num(n)) => Some(crate::embed::parse_f32(n.as_str()).ok_or_else(|| {
+                ToolError::InvalidArguments(String::from("field `min_score` must be a number"))
+            })?),
+            Some(_) => {
+                return Err(ToolError::InvalidArguments(String::from(
+                    "field `min_score` must be a number",
+                )))
+            }
+        };
+        let visible = |e: &Entry| {
+            e.tags.iter().all(|t| match t.strip_prefix(SESSION_TAG) {
+                Some(owner) => session == Some(owner),
+                None => true,
+            })
+        };
+        // Bounded: with many private entries of other sessions in the way,
+        // fewer than k may come back rather than a search over everything.
+        let hidden = self.entries.iter().filter(|e| !visible(e)).count() as u32;
+        let want = (k as u32)
+            .saturating_add(hidden)
+            .min(k as u32 * 8 + 64)
+            .min(self.entries.len() as u32);
+        let hits: Vec<(u64, f32)> = ix
+            .search(&vec, want, (want * 4).max(64))
+            .map_err(|e| ToolError::Failed(cat(&["memory search failed: ", &e])))?
+            .into_iter()
+            .filter(|(id, dist)| {
+                min_score.is_none_or(|min| 1.0 - dist >= min)
+                    && self.entry(*id).is_some_and(visible)
+            })
+            .take(k as usize)
+            .collect();
+        if hits.is_empty() {
+            return Ok(cat(&["No memories match \"", query, "\"."]));
+        }
         let mut out = cat(&[
             "Top ",
             &num(hits.len() as u64),
@@ -247,6 +287,12 @@ impl<I: VectorIndex> Memory<I> {
         }
         self.note_rebuild(&mut out);
         Ok(out)
+    }
+
+    /// The entry with `id`: ids only grow, so the list is in id order.
+    fn entry(&self, id: u64) -> Option<&Entry> {
+        let at = self.entries.binary_search_by(|e| e.id.cmp(&id)).ok()?;
+        self.entries.get(at)
     }
 
     /// Whether the texts on disk changed since this memory read or wrote them.

@@ -22,6 +22,7 @@ fn config(kind: ProviderKind, stream: bool) -> Config {
         max_tokens: 100,
         timeout_secs: 10,
         mcp: Vec::new(),
+        consolidate_percent: 50,
     }
 }
 

@@ -5,6 +5,7 @@ mod app_tests;
 mod config_tests;
 mod context_tests;
 mod edge_tests;
+mod frontmatter_tests;
 mod http_tests;
 mod loop_tests;
 mod mcp_server_tests;

@@ -40,6 +40,9 @@ impl Files for MemFiles {
         self.0.insert(p.into(), data.to_vec());
         Ok(())
     }
+    fn list(&mut self, _: &str) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
     fn create_new(&mut self, p: &str) -> Result<bool, String> {
         let free = !self.0.contains_key(p);
         self.0.entry(p.into()).or_default();

@@ -211,6 +211,9 @@ impl Files for FailingWrites {
     fn create_new(&mut self, p: &str) -> Result<bool, String> {
         self.0.create_new(p)
     }
+    fn list(&mut self, p: &str) -> Result<Vec<String>, String> {
+        self.0.list(p)
+    }
     fn rename(&mut self, a: &str, b: &str) -> Result<(), String> {
         self.0.rename(a, b)
     }

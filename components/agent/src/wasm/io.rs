@@ -128,6 +128,21 @@ impl Files for WasiFiles {
     fn remove(&mut self, path: &str) -> Result<(), String> {
         self.dir()?.unlink_file_at(path).map_err(describe)
     }
+
+    fn list(&mut self, path: &str) -> Result<Vec<String>, String> {
+        self.dir()?;
+        let dir = match self.open(path, OpenFlags::DIRECTORY, DescriptorFlags::READ) {
+            Ok(d) => d,
+            Err(ErrorCode::NoEntry) => return Ok(Vec::new()),
+            Err(e) => return Err(describe(e)),
+        };
+        let stream = dir.read_directory().map_err(describe)?;
+        let mut names = Vec::new();
+        while let Some(entry) = stream.read_directory_entry().map_err(describe)? {
+            names.push(entry.name);
+        }
+        Ok(names)
+    }
 }
 
 /// stdout/stderr: every write goes straight out (the CLI shows tokens as
