@@ -18,6 +18,7 @@ under_each!(
     ];
     fifty_turns_consolidate_and_remember,
     skills_are_listed_loaded_and_seen_when_edited,
+    recall_keeps_a_sessions_history_to_itself,
 );
 
 const MARK: &str = "[wasiclaw consolidation]";
@@ -125,6 +126,53 @@ fn fifty_turns_consolidate_and_remember(runner: Runner) {
         let needle = user_message(turn);
         assert!(session.contains(&needle[..20]), "turn {turn} missing from the session");
     }
+}
+
+/// Consolidations whose summary is marked with the session it came from.
+struct Marked;
+
+impl Responder for Marked {
+    fn respond(&self, req: &ChatRequest) -> Option<Reply> {
+        if system_of(req).starts_with(MARK) {
+            let transcript = format!("{:?}", req.conversation());
+            let who = if transcript.contains("alice") { "ALICE" } else { "OTHER" };
+            return Some(Reply::text(&format!(
+                "{who}-PRIVATE-SUMMARY: the garden plans of the kennel project."
+            )));
+        }
+        Some(Reply::text(&format!("Noted. {}", "All is well. ".repeat(10))))
+    }
+}
+
+/// A session's consolidated history is recalled in that session only; a
+/// second session of the same workspace never sees it.
+fn recall_keeps_a_sessions_history_to_itself(runner: Runner) {
+    let ws = Workspace::new();
+    ws.write(
+        "wasiclaw.json",
+        &json!({"contextTokens": 3000, "consolidatePercent": 20}).to_string(),
+    );
+    let server = MockServer::bind(0, Arc::new(Marked)).expect("bind mock");
+    let mut consolidated = false;
+    for turn in 0..12 {
+        let msg = format!("alice turn {turn}: the garden plans of the kennel project. {}", "More. ".repeat(30));
+        let out = Agent::on(runner, &ws).openai(&server).session("alice").run(&msg);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        if ws.read("memory/HISTORY.md").is_some_and(|h| h.contains("ALICE-PRIVATE")) {
+            consolidated = true;
+            break;
+        }
+    }
+    assert!(consolidated, "alice's history was never consolidated");
+    let ask = "What were the garden plans of the kennel project?";
+    let out = Agent::on(runner, &ws).openai(&server).session("bob").run(ask);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let bob = String::from_utf8_lossy(&chats(&server).last().expect("request").body).to_string();
+    assert!(!bob.contains("ALICE-PRIVATE-SUMMARY"), "bob saw alice's history");
+    let out = Agent::on(runner, &ws).openai(&server).session("alice").run(ask);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let alice = String::from_utf8_lossy(&chats(&server).last().expect("request").body).to_string();
+    assert!(alice.contains("ALICE-PRIVATE-SUMMARY"), "alice's own history was not recalled");
 }
 
 fn skill(name: &str, description: &str, body: &str) -> String {
