@@ -56,7 +56,11 @@ fn wamr_plain_answer_with_the_key_injected_by_the_runner() {
     );
     assert_eq!(reqs[0].last_user_text().as_deref(), Some("Say hello"));
     let tools = reqs[0].tool_names();
-    assert_eq!(tools.len(), ALL_TOOLS.len() + AGENT_TOOLS.len(), "{tools:?}");
+    assert_eq!(
+        tools.len(),
+        ALL_TOOLS.len() + AGENT_TOOLS.len(),
+        "{tools:?}"
+    );
     for t in ALL_TOOLS.iter().chain(&AGENT_TOOLS) {
         assert!(
             tools.iter().any(|n| n == t),

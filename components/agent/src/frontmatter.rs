@@ -187,7 +187,7 @@ impl<'a> Parser<'a> {
                 return Ok(Yaml::Str(String::new()));
             };
             let item = l.text.starts_with("- ") || l.text == "-";
-            return if l.indent > indent && item || l.indent == indent && item {
+            return if item && l.indent >= indent {
                 // (`key:` then `- item` at the key's own indentation is YAML too.)
                 let child = l.indent;
                 self.list(child, depth + 1)

@@ -180,7 +180,7 @@ fn gen_scalar(rng: &mut Rng, indent: usize, out: &mut String) -> String {
                 out.push_str(&format!("{}{w}\n", " ".repeat(indent + 2)));
                 words.push(w);
             }
-            return words.join(" ");
+            words.join(" ")
         }
         _ => {
             // Plain; starts with a letter so no reader sees another type.
@@ -204,7 +204,7 @@ fn gen_map(rng: &mut Rng, indent: usize, depth: usize, out: &mut String) -> Yaml
         out.push_str(&key);
         out.push(':');
         let value = match rng.below(if depth < 3 { 5 } else { 3 }) {
-            0 | 1 | 2 => {
+            0..=2 => {
                 out.push(' ');
                 let v = gen_scalar(rng, indent, out);
                 if !out.ends_with('\n') {
