@@ -24,11 +24,13 @@ under_each!(
 const MARK: &str = "[wasiclaw consolidation]";
 const CONTEXT_TOKENS: usize = 5000;
 
-fn system_of(req: &ChatRequest) -> String {
-    req.conversation()
-        .iter()
+/// The system prompt of a request, from its turns (`.conversation()` of a
+/// live or a recorded request).
+fn system_of(turns: Vec<Turn>) -> String {
+    turns
+        .into_iter()
         .find_map(|t| match t {
-            Turn::System(s) => Some(s.clone()),
+            Turn::System(s) => Some(s),
             _ => None,
         })
         .unwrap_or_default()
@@ -43,7 +45,7 @@ struct Conversation {
 
 impl Responder for Conversation {
     fn respond(&self, req: &ChatRequest) -> Option<Reply> {
-        let system = system_of(req);
+        let system = system_of(req.conversation());
         if system.starts_with(MARK) {
             assert!(
                 req.body.get("tools").is_none(),
@@ -168,7 +170,7 @@ struct Marked;
 
 impl Responder for Marked {
     fn respond(&self, req: &ChatRequest) -> Option<Reply> {
-        if system_of(req).starts_with(MARK) {
+        if system_of(req.conversation()).starts_with(MARK) {
             let transcript = format!("{:?}", req.conversation());
             let who = if transcript.contains("alice") {
                 "ALICE"
@@ -284,7 +286,7 @@ fn skills_are_listed_loaded_and_seen_when_edited(runner: Runner) {
         "{out:?}"
     );
     let reqs = chats(&server);
-    let system = system_of_recorded(&reqs[0]);
+    let system = system_of(reqs[0].conversation());
     // Listed by name and description only; the malformed one is not.
     assert!(
         system.contains("- weather: Forecasts from the notes folder"),
@@ -319,21 +321,11 @@ fn skills_are_listed_loaded_and_seen_when_edited(runner: Runner) {
     let out = Agent::on(runner, &ws).openai(&server).run("Again?");
     out.assert_success(&server);
     let reqs = chats(&server);
-    let system = system_of_recorded(reqs.last().expect("request"));
+    let system = system_of(reqs.last().expect("request").conversation());
     assert!(
         system.contains("- weather: Forecasts, now with tides"),
         "{system}"
     );
-}
-
-fn system_of_recorded(r: &wasiclaw_tests::Recorded) -> String {
-    r.conversation()
-        .iter()
-        .find_map(|t| match t {
-            Turn::System(s) => Some(s.clone()),
-            _ => None,
-        })
-        .unwrap_or_default()
 }
 
 /// Under the native host each consolidation is a metered model call, and a

@@ -115,6 +115,25 @@ fn session(
     (names, results, log)
 }
 
+/// Runs `f` on a `WithMcp` over `state` and `http` with no other tools and
+/// the log dropped.
+fn with_mcp<R>(
+    state: &mut McpState,
+    http: &mut dyn Http,
+    clock: &dyn crate::http::Clock,
+    f: impl FnOnce(&mut WithMcp) -> R,
+) -> R {
+    let mut inner = FakeTools::default();
+    let mut log = |_: &str| {};
+    f(&mut WithMcp {
+        inner: &mut inner,
+        state,
+        http,
+        clock,
+        log: &mut log,
+    })
+}
+
 #[test]
 fn modern_server_lists_and_calls_with_the_required_headers() {
     let mut http = Served::new(false);
@@ -268,23 +287,21 @@ fn sse_replies_skip_notifications_and_results_become_text() {
         Ok(Scripted::json(200, structured)),
         Ok(Scripted::json(200, failed)),
     ]);
-    let calls = [("mcp_s_a", "{}"), ("mcp_s_b", "{}"), ("mcp_s_c", "{}")];
+    let calls = [
+        ("mcp_s_a", "{}"),
+        ("mcp_s_b", "{}"),
+        ("mcp_s_c", "{}"),
+        ("mcp_s_d", "[1]"),
+    ];
     let mut state = McpState::new(vec![srv("s")]);
-    let mut inner = FakeTools::default();
-    let mut log = |_: &str| {};
-    let mut t = WithMcp {
-        inner: &mut inner,
-        state: &mut state,
-        http: &mut http,
-        clock: &FakeClock::default(),
-        log: &mut log,
-    };
-    let r: Vec<_> = calls.iter().map(|(n, a)| t.call(n, a)).collect();
+    let r: Vec<_> = with_mcp(&mut state, &mut http, &FakeClock::default(), |t| {
+        calls.iter().map(|(n, a)| t.call(n, a)).collect()
+    });
     assert_eq!(r[0], Ok("one\n[image: image/png]".to_string()));
     assert_eq!(r[1], Ok(r#"{"sum":5}"#.to_string()));
     assert_eq!(r[2], Err(ToolError::Failed("bad input".into())));
     assert_eq!(
-        t.call("mcp_s_d", "[1]"),
+        r[3],
         Err(ToolError::InvalidArguments(
             "the arguments must be a JSON object".into()
         ))
@@ -335,48 +352,31 @@ fn config_reads_mcp_servers_and_refuses_bad_ones() {
     }
 }
 
+/// Lists the tools once at each of `times` (seconds), expiring stale lists
+/// first; every listing has the two fake tools and the server's two.
+fn list_at(state: &mut McpState, http: &mut dyn Http, times: &[u64]) {
+    for &now in times {
+        state.expire(now);
+        let clock = FakeClock {
+            now,
+            ..FakeClock::default()
+        };
+        assert_eq!(with_mcp(state, http, &clock, |t| t.list().len()), 4);
+    }
+}
+
 #[test]
 fn tool_lists_are_kept_until_their_ttl_runs_out() {
     // This crate's server answers ttlMs 0: stale at once, listed per turn.
     let mut http = Served::new(false);
     let mut state = McpState::new(vec![srv("fs")]);
-    let mut inner = FakeTools::default();
-    let mut log = |_: &str| {};
-    for now in [100, 100, 101] {
-        state.expire(now);
-        let clock = FakeClock {
-            now,
-            ..FakeClock::default()
-        };
-        let mut t = WithMcp {
-            inner: &mut inner,
-            state: &mut state,
-            http: &mut http,
-            clock: &clock,
-            log: &mut log,
-        };
-        assert_eq!(t.list().len(), 4);
-    }
+    list_at(&mut state, &mut http, &[100, 100, 101]);
     let lists = http.methods().iter().filter(|m| *m == "tools/list").count();
     assert_eq!(lists, 3);
     // A handshake-era server gives no ttlMs: listed once per process.
     let mut http = Served::new(true);
     let mut state = McpState::new(vec![srv("old")]);
-    for now in [100, 5000] {
-        state.expire(now);
-        let clock = FakeClock {
-            now,
-            ..FakeClock::default()
-        };
-        let mut t = WithMcp {
-            inner: &mut inner,
-            state: &mut state,
-            http: &mut http,
-            clock: &clock,
-            log: &mut log,
-        };
-        assert_eq!(t.list().len(), 4);
-    }
+    list_at(&mut state, &mut http, &[100, 5000]);
     assert_eq!(
         http.methods().iter().filter(|m| *m == "tools/list").count(),
         1
@@ -406,17 +406,10 @@ fn a_server_trickling_its_reply_is_cut_off_in_bounded_time() {
         Ok(Scripted::sse(&progress, 10)),
     ]);
     let mut state = McpState::new(vec![srv("s")]);
-    let mut inner = FakeTools::default();
-    let mut log = |_: &str| {};
     let clock = Ticking(core::cell::Cell::new(1000));
-    let mut t = WithMcp {
-        inner: &mut inner,
-        state: &mut state,
-        http: &mut http,
-        clock: &clock,
-        log: &mut log,
-    };
-    match t.call("mcp_s_slow", "{}") {
+    match with_mcp(&mut state, &mut http, &clock, |t| {
+        t.call("mcp_s_slow", "{}")
+    }) {
         Err(ToolError::Failed(m)) => assert!(m.contains("no complete reply within 120 s"), "{m}"),
         other => panic!("{other:?}"),
     }
@@ -466,17 +459,10 @@ fn an_oversized_reply_is_refused_and_a_lost_session_is_renewed_once() {
         Ok(Scripted::json(200, done)),
     ]);
     let mut state = McpState::new(vec![srv("s")]);
-    let mut inner = FakeTools::default();
-    let mut log = |_: &str| {};
-    let clock = FakeClock::default();
-    let mut t = WithMcp {
-        inner: &mut inner,
-        state: &mut state,
-        http: &mut http,
-        clock: &clock,
-        log: &mut log,
-    };
-    assert_eq!(t.call("mcp_s_x", "{}"), Ok("again".to_string()));
+    let again = with_mcp(&mut state, &mut http, &FakeClock::default(), |t| {
+        t.call("mcp_s_x", "{}")
+    });
+    assert_eq!(again, Ok("again".to_string()));
     let sessions: Vec<_> = http
         .requests
         .iter()
