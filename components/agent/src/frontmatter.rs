@@ -243,10 +243,16 @@ impl<'a> Parser<'a> {
         match first.as_bytes()[0] {
             q @ (b'"' | b'\'') => {
                 let mut text = String::from(first);
-                // A quoted scalar ends at its closing quote, maybe lines later.
+                // A quoted scalar ends at its closing quote, maybe lines later;
+                // each line is scanned once (`from`), never the text again.
+                let mut from = 1;
                 loop {
-                    if let Some(s) = unquote(&text, q) {
-                        return s.map_err(|why| (no, why.to_string()));
+                    match quoted_scan(text.as_bytes(), q, from) {
+                        Ok(_) => {
+                            let s = unquote(&text, q).unwrap_or(Err("unterminated quoted string"));
+                            return s.map_err(|why| (no, why.to_string()));
+                        }
+                        Err(at) => from = at,
                     }
                     match self.lines.get(self.at) {
                         Some(l) if l.indent > indent || l.text.is_empty() => {
@@ -364,8 +370,11 @@ impl<'a> Parser<'a> {
     /// `[a, "b", c]` on one line or several.
     fn flow_list(&mut self, first: &str, indent: usize, no: usize) -> Res<Yaml> {
         let mut text = String::from(first);
-        // Continued until the closing bracket, on lines indented deeper.
-        while !flow_closed(&text) {
+        // Continued until the closing bracket, on lines indented deeper;
+        // each line is scanned once.
+        let mut from = (1, None);
+        while let Err(at) = flow_scan(text.as_bytes(), from) {
+            from = at;
             match self.lines.get(self.at) {
                 Some(l) if l.indent > indent || l.text.is_empty() => {
                     text.push(' ');
@@ -421,27 +430,44 @@ impl<'a> Parser<'a> {
 }
 
 /// Whether a flow list's text has reached its closing bracket (outside
-/// quotes).
-fn flow_closed(text: &str) -> bool {
-    let b = text.as_bytes();
-    let mut i = 1;
-    while i < b.len() {
-        match b[i] {
-            q @ (b'"' | b'\'') => match quoted_end(text.get(i..).unwrap_or(""), q) {
-                Some(n) => i += n,
-                None => return false,
-            },
-            b']' => return true,
-            _ => i += 1,
+/// quotes), scanning from `at` (an index, and the quote open there if any):
+/// `Err` gives where to go on once more text is appended.
+fn flow_scan(b: &[u8], at: (usize, Option<u8>)) -> Result<(), (usize, Option<u8>)> {
+    let (mut i, mut open) = at;
+    loop {
+        #[cfg(test)]
+        SCANNED.with(|n| n.set(n.get() + 1));
+        if let Some(q) = open {
+            i = quoted_scan(b, q, i).map_err(|at| (at, open))?;
+            open = None;
         }
+        match b.get(i) {
+            None => return Err((i, None)),
+            Some(&q @ (b'"' | b'\'')) => open = Some(q),
+            Some(b']') => return Ok(()),
+            Some(_) => {}
+        }
+        i += 1;
     }
-    false
 }
 
 /// Byte length of the quoted scalar at the start of `s` (quotes included).
 fn quoted_end(s: &str, q: u8) -> Option<usize> {
-    let b = s.as_bytes();
-    let mut i = 1;
+    quoted_scan(s.as_bytes(), q, 1).ok()
+}
+
+/// Scans a scalar quoted by `q` from byte `i` (after the opening quote):
+/// `Ok` with the index after the closing quote, or `Err` with the index to
+/// go on from once more text is appended (text is appended after a line
+/// break, so a quote at the very end cannot become a doubled `''`).
+fn quoted_scan(b: &[u8], q: u8, from: usize) -> Result<usize, usize> {
+    let r = quoted_scan_unmetered(b, q, from);
+    #[cfg(test)]
+    SCANNED.with(|n| n.set(n.get() + r.unwrap_or_else(|at| at).saturating_sub(from)));
+    r
+}
+
+fn quoted_scan_unmetered(b: &[u8], q: u8, mut i: usize) -> Result<usize, usize> {
     while i < b.len() {
         if b[i] == b'\\' && q == b'"' {
             i += 2;
@@ -453,11 +479,18 @@ fn quoted_end(s: &str, q: u8) -> Option<usize> {
                 i += 2;
                 continue;
             }
-            return Some(i + 1);
+            return Ok(i + 1);
         }
         i += 1;
     }
-    None
+    Err(i)
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// Bytes the quote and flow-list scanners stepped over (tests show that
+    /// a value over many lines is scanned once, not once a line).
+    pub static SCANNED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
 }
 
 /// `key: rest` (the colon followed by a space or the end), key not empty.

@@ -289,3 +289,38 @@ fn differential_against_yaml_rust2() {
         started.elapsed()
     ));
 }
+
+/// A quoted value or flow list left open over every line of the largest
+/// front matter is scanned once, not once a line (which was quadratic: a
+/// turn reads up to 64 skills).
+#[test]
+fn open_quotes_and_lists_are_scanned_in_linear_work() {
+    use crate::frontmatter::SCANNED;
+    let body = MAX_LEN - 20;
+    for doc in [
+        format!("---\nname: \"{}\n---\n", "\n".repeat(body)),
+        format!("---\nname: '{}\n---\n", " a\n".repeat(body / 3)),
+        format!("---\nname: [{}\n---\n", " a,\n".repeat(body / 4)),
+        format!("---\nname: [\"{}\n---\n", " a\\\n".repeat(body / 4)),
+    ] {
+        SCANNED.with(|n| n.set(0));
+        let e = split(&doc).unwrap_err();
+        assert!(e.contains("unterminated"), "{e}");
+        let scanned = SCANNED.with(|n| n.get());
+        assert!(
+            scanned <= 2 * doc.len(),
+            "{scanned} bytes scanned for {}",
+            doc.len()
+        );
+    }
+    // ...and the values that do close still read the same.
+    let (v, _) = split("---\nname: \"a\n  b\"\nlist: [x,\n  'y''s']\n---\n").unwrap();
+    assert_eq!(v.get("name").and_then(Yaml::as_str), Some("a b"));
+    assert_eq!(
+        v.get("list"),
+        Some(&Yaml::List(vec![
+            Yaml::Str("x".into()),
+            Yaml::Str("y's".into())
+        ]))
+    );
+}
