@@ -97,7 +97,7 @@ fn renumber(g: &mut Graph) {
     for r in 0..n as u32 {
         remap.push(if g.is_deleted(r) { NONE } else { w });
         if !g.is_deleted(r) {
-            let len = g.link_words(g.level(r));
+            let len = g.upper_words(g.level(r));
             let off = g.meta(r, LINKS) as usize;
             move_within(&mut g.links, off, len, at);
             *g.meta_mut(r, LINKS) = at as u32;
@@ -107,6 +107,8 @@ fn renumber(g: &mut Graph) {
         }
     }
     g.links.truncate(at);
+    let s0 = g.stride0();
+    squeeze(&mut g.links0, s0, &remap);
     squeeze(&mut g.vecs, g.dims, &remap);
     squeeze(&mut g.meta, META, &remap);
     let qw = g.qwords();

@@ -2,13 +2,16 @@
 //! neighbour-selection heuristic and the wiring of a new node.
 //!
 //! Everything is a flat `Buf<u32>` indexed by node number: vectors (`dims`
-//! words of `f32` bits each, contiguous), int8 copies (packed four to a
-//! word), a [`META`]-word record per node, and the links: per node, at the
-//! offset its record gives, a layer-0 block of `2m + 1` words (a count, then
-//! the neighbours) followed by one block of `m + 1` words per upper level.
-//! Flat arrays keep the walk cache-friendly and make a snapshot a sequence
-//! of word copies; one element type and four arrays keep the component's
-//! copy of the code small.
+//! words of `f32` bits each, one contiguous arena), int8 copies (packed
+//! four to a word), a [`META`]-word record per node, and the links. Layer 0,
+//! where a search spends nearly all its time, is one array of fixed-size
+//! blocks of `2m + 1` words (a count, then the neighbours), so a node's list
+//! is found by multiplication, without first reading its record: one memory
+//! access fewer on the hottest path, and an address the walk can prefetch.
+//! The upper layers are a second array: per node with levels, at the offset
+//! its record gives, one block of `m + 1` words per level above 0. Flat
+//! arrays keep the walk cache-friendly and make a snapshot a few word
+//! copies; one element type keeps the component's copy of the code small.
 //!
 //! Accessors use `get` with an empty fallback instead of indexing: the
 //! invariants (checked by `load`) make the fallback unreachable, and keeping
@@ -16,6 +19,7 @@
 
 use crate::buf::Buf;
 use crate::heap::{self, key, Heap};
+pub(crate) use crate::slices::{f32s, f32s_mut, i8s, normalize, quantize, sub, sub_mut};
 use crate::{bits, kernels, rsqrt, Metric};
 
 /// Highest level a node may get; P(level >= 16) is at most 2^-16 even at m = 2.
@@ -23,7 +27,7 @@ pub(crate) const MAX_LEVEL: u32 = 16;
 /// Set in the level word while a node is tombstoned.
 pub(crate) const DELETED: u32 = 0x100;
 /// Words per node record: id (low, high), level | [`DELETED`], offset of
-/// the node's link blocks, int8 scale, squared norm (the last two as f32
+/// the node's upper-layer link blocks in `links`, int8 scale, squared norm (the last two as f32
 /// bits, zero when the storage and metric do not need them: cosine vectors
 /// are unit length).
 pub(crate) const META: usize = 6;
@@ -48,6 +52,9 @@ pub(crate) struct Graph {
     /// Dot metric: the largest squared norm so far (Φ² below).
     pub phi: f32,
     pub n_deleted: usize,
+    /// Layer-0 lists, `2m + 1` words per node.
+    pub links0: Buf<u32>,
+    /// Upper-layer lists, `m + 1` words per node and level above 0.
     pub links: Buf<u32>,
     pub entry: u32,
     pub max_level: u32,
@@ -64,6 +71,9 @@ pub(crate) struct Scratch {
     pub sorted: Buf<u64>,
     pub sel: Buf<u32>,
     pub sel2: Buf<u32>,
+    /// The unvisited neighbours of the node being expanded (see `search`).
+    #[cfg(target_arch = "x86_64")]
+    pub batch: Buf<u32>,
 }
 
 impl Scratch {
@@ -104,91 +114,6 @@ pub(crate) struct Query<'a> {
     pub node: bool,
 }
 
-/// `&v[start..start + len]`. Every range reaching here is an invariant of
-/// the graph (validated by `load`, maintained by insert and compact), so in
-/// the component the check is dropped: it is the commonest operation in the
-/// code, and the 16 KB budget counts every byte. Native builds keep it, and
-/// the test suite would see a violation as a panic.
-#[inline(always)]
-pub(crate) fn sub(v: &[u32], start: usize, len: usize) -> &[u32] {
-    #[cfg(target_arch = "wasm32")]
-    // SAFETY: see above; inside wasm the worst case of a broken invariant
-    // is a wrong result or a trap, confined to this instance's memory.
-    unsafe {
-        core::slice::from_raw_parts(v.as_ptr().add(start), len)
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    &v[start..start + len]
-}
-
-#[inline(always)]
-pub(crate) fn sub_mut(v: &mut [u32], start: usize, len: usize) -> &mut [u32] {
-    #[cfg(target_arch = "wasm32")]
-    // SAFETY: as for `sub`.
-    unsafe {
-        core::slice::from_raw_parts_mut(v.as_mut_ptr().add(start), len)
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    &mut v[start..start + len]
-}
-
-/// Words holding `f32` bits, viewed as floats.
-#[inline]
-pub(crate) fn f32s(v: &[u32]) -> &[f32] {
-    // SAFETY: u32 and f32 have the same size and alignment and every bit
-    // pattern is a valid f32.
-    unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
-}
-
-#[inline]
-pub(crate) fn f32s_mut(v: &mut [u32]) -> &mut [f32] {
-    // SAFETY: as for `f32s`.
-    unsafe { core::slice::from_raw_parts_mut(v.as_mut_ptr().cast(), v.len()) }
-}
-
-/// Packed words as signed bytes, padding included (it is zero, so it adds
-/// nothing to a dot product, and it lets the kernel skip a tail loop).
-#[inline]
-pub(crate) fn i8s(v: &[u32]) -> &[i8] {
-    // SAFETY: exactly the bytes `v` owns; i8 has alignment 1 and every bit
-    // pattern is valid.
-    unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), 4 * v.len()) }
-}
-
-pub(crate) fn normalize(v: &mut [f32]) {
-    let inv = rsqrt(kernels::dot(v, v));
-    if inv > 0.0 {
-        v.iter_mut().for_each(|x| *x *= inv);
-    }
-}
-
-/// Appends `v` quantised symmetrically to -127..=127, zero-padded to a
-/// multiple of 8 bytes (see [`kernels::dot_i8`]); returns the scale.
-pub(crate) fn quantize(v: &[f32], out: &mut Buf<u32>) -> f32 {
-    let max = v.iter().fold(0f32, |m, x| {
-        let a = f32::from_bits(x.to_bits() & 0x7fff_ffff);
-        if a > m {
-            a
-        } else {
-            m
-        }
-    });
-    let inv = if max > 0.0 { 127.0 / max } else { 0.0 };
-    let start = out.len();
-    out.resize(start + 2 * v.len().div_ceil(8), 0);
-    let words = out.get_mut(start..).unwrap_or(&mut []);
-    // SAFETY: a byte view of words this function just appended.
-    let bytes = unsafe {
-        core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), 4 * words.len())
-    };
-    for (b, x) in bytes.iter_mut().zip(v) {
-        // Round half up on the offset range 1.5..=255.5, then flip back to
-        // two's complement: no sign branch.
-        *b = ((x * inv + 128.5) as u8) ^ 0x80;
-    }
-    max / 127.0
-}
-
 impl Graph {
     #[inline(never)]
     pub fn new(dims: usize, metric: Metric, int8: bool, m: usize, efc: usize) -> Graph {
@@ -203,6 +128,7 @@ impl Graph {
             meta: Buf::default(),
             phi: 0.0,
             n_deleted: 0,
+            links0: Buf::default(),
             links: Buf::default(),
             entry: NONE,
             max_level: 0,
@@ -253,42 +179,61 @@ impl Graph {
         self.meta(node, 0) as u64 | (self.meta(node, 1) as u64) << 32
     }
 
-    /// Words of link blocks a node of `level` owns.
+    /// Words of link blocks a node of `level` owns (as a snapshot stores
+    /// them: its layer-0 block, then its upper blocks).
     #[inline]
     pub fn link_words(&self, level: u32) -> usize {
-        2 * self.m + 1 + level as usize * (self.m + 1)
+        self.stride0() + self.upper_words(level)
     }
 
-    /// The slot block of `node` at `level`: start and length in `links`.
+    /// Words a layer-0 block takes: the count and `2m` slots.
     #[inline]
-    fn block_at(&self, node: u32, level: u32) -> (usize, usize) {
-        let o = self.meta(node, LINKS) as usize;
+    pub fn stride0(&self) -> usize {
+        2 * self.m + 1
+    }
+
+    /// Words of upper-layer blocks a node of `level` owns in `links`.
+    #[inline]
+    pub fn upper_words(&self, level: u32) -> usize {
+        level as usize * (self.m + 1)
+    }
+
+    /// The slot block (count, then the slots) of `node` at `level`.
+    #[inline]
+    pub fn list(&self, node: u32, level: u32) -> &[u32] {
         if level == 0 {
-            (o, 2 * self.m + 1)
+            let s = self.stride0();
+            sub(&self.links0, node as usize * s, s)
         } else {
-            (self.link_words(level - 1) + o, self.m + 1)
+            let o = self.meta(node, LINKS) as usize + self.upper_words(level - 1);
+            sub(&self.links, o, self.m + 1)
         }
     }
 
-    /// The whole slot block (count, then `cap` slots) of `node` at `level`.
+    /// [`Graph::list`], writable.
     #[inline]
     pub fn block(&mut self, node: u32, level: u32) -> &mut [u32] {
-        let (o, s) = self.block_at(node, level);
-        sub_mut(&mut self.links, o, s)
+        if level == 0 {
+            let s = self.stride0();
+            sub_mut(&mut self.links0, node as usize * s, s)
+        } else {
+            let o = self.meta(node, LINKS) as usize + self.upper_words(level - 1);
+            sub_mut(&mut self.links, o, self.m + 1)
+        }
     }
 
     /// The stored count of the list of `node` at `level`, unclamped (only
     /// `load` needs it, to validate it).
     pub fn count(&self, node: u32, level: u32) -> u32 {
-        sub(&self.links, self.block_at(node, level).0, 1)[0]
+        self.list(node, level).first().copied().unwrap_or(0)
     }
 
     /// The used part of the neighbour list of `node` at `level`.
     #[inline]
     pub fn neighbours(&self, node: u32, level: u32) -> &[u32] {
-        let (o, s) = self.block_at(node, level);
-        let c = sub(&self.links, o, 1)[0] as usize;
-        sub(&self.links, o + 1, c.min(s - 1))
+        let b = self.list(node, level);
+        let c = b.first().copied().unwrap_or(0) as usize;
+        sub(b, 1, c.min(b.len().saturating_sub(1)))
     }
 
     pub fn set_neighbours(&mut self, node: u32, level: u32, list: &[u32]) {
@@ -317,6 +262,19 @@ impl Graph {
         f32s(sub(&self.vecs, node as usize * self.dims, self.dims))
     }
 
+    /// The words [`Graph::dist`] reads for `node`: its vector, or its int8
+    /// copy (what the walk prefetches).
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    pub fn walk_words(&self, node: u32) -> &[u32] {
+        if self.int8 {
+            let w = self.qwords();
+            sub(&self.q8, node as usize * w, w)
+        } else {
+            sub(&self.vecs, node as usize * self.dims, self.dims)
+        }
+    }
+
     #[inline]
     pub fn query_of(&self, node: u32) -> Query<'_> {
         let i = node as usize;
@@ -337,22 +295,33 @@ impl Graph {
     /// Exact distance from `q` to `node`.
     #[inline]
     pub fn exact(&self, q: &Query, node: u32) -> f32 {
-        let o = self.query_of(node);
-        self.score(q, &o, kernels::dot(q.f, o.f))
+        self.measure(q, node, true)
     }
 
     /// Distance used for the graph walk: exact, or from the int8 copies.
     #[inline]
     pub fn dist(&self, q: &Query, node: u32) -> f32 {
-        if !self.int8 {
-            return self.exact(q, node);
-        }
-        let o = self.query_of(node);
-        let ip = kernels::dot_i8(q.q, o.q) as f32 * (q.scale * o.scale);
-        self.score(q, &o, ip)
+        self.measure(q, node, false)
     }
 
-    /// The distance between `q` and `o` given their inner product.
+    /// The hot path of every search and insert, one function for both
+    /// kinds of distance (one copy in the component): for cosine over
+    /// `f32` it reads the node's vector and nothing else (no record, no
+    /// `Query` built for the other side).
+    #[inline(never)]
+    fn measure(&self, q: &Query, node: u32, exact: bool) -> f32 {
+        let ip = if exact || !self.int8 {
+            kernels::dot(q.f, self.vector(node))
+        } else {
+            let w = self.qwords();
+            let o = i8s(sub(&self.q8, node as usize * w, w));
+            let scale = f32::from_bits(self.meta(node, SCALE));
+            kernels::dot_i8(q.q, o) as f32 * (q.scale * scale)
+        };
+        self.score(q, node, ip)
+    }
+
+    /// The distance between `q` and `node` given their inner product.
     ///
     /// Squared L2 is `|q|² + |o|² - 2 q·o` from the stored norms (as FAISS
     /// computes it), which needs one kernel fewer in the component; its
@@ -365,85 +334,19 @@ impl Graph {
     /// squared distance. A query is `[q, 0]`, whose distance to `x'` is
     /// `|q|² + Φ² - 2 q·x`; ranking by `-q·x` is the same order, so
     /// queries keep the plain negated dot product.
-    #[inline]
-    fn score(&self, q: &Query, o: &Query, ip: f32) -> f32 {
+    ///
+    /// The node's norm is read only by the metrics that use it.
+    #[inline(always)]
+    fn score(&self, q: &Query, node: u32, ip: f32) -> f32 {
+        let norm = || f32::from_bits(self.meta(node, NORM));
         match self.metric {
             Metric::Cosine => 1.0 - ip,
-            Metric::L2 => q.norm + o.norm - 2.0 * ip,
+            Metric::L2 => q.norm + norm() - 2.0 * ip,
             Metric::Dot if q.node => {
-                let t = (self.phi - q.norm).max(0.0) * (self.phi - o.norm).max(0.0);
+                let t = (self.phi - q.norm).max(0.0) * (self.phi - norm()).max(0.0);
                 2.0 * (self.phi - ip - t * rsqrt(t))
             }
             Metric::Dot => -ip,
-        }
-    }
-
-    /// Greedy descent on one upper layer (ef = 1).
-    pub fn greedy(&self, q: &Query, mut cur: u64, level: u32) -> u64 {
-        loop {
-            let mut changed = false;
-            for &nb in self.neighbours(heap::node(cur), level) {
-                let k = key(self.dist(q, nb), nb);
-                if k < cur {
-                    cur = k;
-                    changed = true;
-                }
-            }
-            if !changed {
-                return cur;
-            }
-        }
-    }
-
-    /// Greedy descent from the entry point down to layer `to + 1`.
-    pub fn descend(&self, q: &Query, to: u32) -> u64 {
-        let mut ep = key(self.dist(q, self.entry), self.entry);
-        let mut l = self.max_level;
-        while l > to {
-            ep = self.greedy(q, ep, l);
-            l -= 1;
-        }
-        ep
-    }
-
-    /// Best-first search of one layer from `ep`, keeping the `ef` closest live
-    /// nodes in `s.res`. Deleted nodes are walked through but never returned;
-    /// while there are any, the walk goes on until `ef` live nodes are found.
-    pub fn search_layer(&self, q: &Query, ep: u64, ef: usize, level: u32, s: &mut Scratch) {
-        s.begin(self.len());
-        s.cand.clear();
-        s.res.clear();
-        let deletions = self.n_deleted > 0;
-        s.seen(heap::node(ep));
-        s.cand.push(!ep);
-        let mut bound = u64::MAX;
-        if !self.is_deleted(heap::node(ep)) {
-            s.res.push(ep);
-            bound = ep;
-        }
-        while let Some(c) = s.cand.pop() {
-            let c = !c;
-            if c > bound && (s.res.len() >= ef || !deletions) {
-                break;
-            }
-            for &nb in self.neighbours(heap::node(c), level) {
-                if s.seen(nb) {
-                    continue;
-                }
-                let k = key(self.dist(q, nb), nb);
-                if s.res.len() < ef || k < bound {
-                    s.cand.push(!k);
-                    if !self.is_deleted(nb) {
-                        s.res.push(k);
-                        if s.res.len() > ef {
-                            s.res.pop();
-                        }
-                    }
-                    if let Some(t) = s.res.peek() {
-                        bound = t;
-                    }
-                }
-            }
         }
     }
 
@@ -534,7 +437,8 @@ impl Graph {
         let at = self.links.len();
         self.meta
             .extend_from_slice(&[id as u32, (id >> 32) as u32, level, at as u32, 0, 0]);
-        self.links.resize(at + self.link_words(level), 0);
+        self.links0.resize(self.links0.len() + self.stride0(), 0);
+        self.links.resize(at + self.upper_words(level), 0);
         self.derive(self.len() as u32 - 1);
     }
 

@@ -15,6 +15,10 @@ pub struct Index {
     pub(crate) map: IdMap,
     pub(crate) rng: u64,
     pub(crate) s: Scratch,
+    /// A search's query, normalised, and its int8 copy: kept between
+    /// searches so that a search allocates nothing but its result.
+    pub(crate) qf: Buf<u32>,
+    pub(crate) q8: Buf<u32>,
 }
 
 /// xorshift64 (Marsaglia): three shifts, enough to draw node levels. A
@@ -62,6 +66,8 @@ impl Index {
             map: IdMap::default(),
             rng,
             s: Scratch::default(),
+            qf: Buf::default(),
+            q8: Buf::default(),
         }
     }
 
@@ -135,7 +141,7 @@ impl Index {
         // Every array must stay addressable: vector and record per node;
         // links in total (their offsets are u32).
         if n >= NONE as usize
-            || !fits(n, 4 * (g.dims + META))
+            || !fits(n, 4 * (g.dims + META + g.stride0()))
             || g.links.len() > (u32::MAX / 4) as usize
         {
             return Err(Error::Capacity("too many vectors"));
@@ -183,18 +189,19 @@ impl Index {
         if g.entry == NONE || g.len() == g.n_deleted {
             return Ok(hits);
         }
-        let mut qf = Buf::default();
+        let (qf, q8) = (&mut self.qf, &mut self.q8);
+        qf.clear();
+        q8.clear();
         qf.extend_from_slice(bits(query));
-        let mut q8 = Buf::default();
-        let f = f32s_mut(&mut qf);
+        let f = f32s_mut(qf);
         if g.metric == Metric::Cosine {
             normalize(f);
         }
-        let scale = if g.int8 { quantize(f, &mut q8) } else { 0.0 };
-        let f = f32s(&qf);
+        let scale = if g.int8 { quantize(f, q8) } else { 0.0 };
+        let f = f32s(qf);
         let q = Query {
             f,
-            q: i8s(&q8),
+            q: i8s(q8),
             scale,
             norm: kernels::dot(f, f),
             node: false,

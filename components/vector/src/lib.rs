@@ -9,7 +9,8 @@
 //! graph walk cache-friendly).
 //!
 //! Layout: [`kernels`] has the distance loops (scalar and `simd128`),
-//! `graph` the HNSW graph and its layer search, `index` the public API,
+//! `graph` the HNSW graph and its construction, `search` the layer walk,
+//! `slices` the views of its word arrays, `index` the public API,
 //! `compact` the tombstone clean-up and `persist` the snapshot format.
 #![no_std]
 
@@ -27,6 +28,8 @@ mod idmap;
 mod index;
 pub mod kernels;
 mod persist;
+mod search;
+mod slices;
 
 #[cfg(all(feature = "component", target_arch = "wasm32", target_os = "unknown"))]
 mod wasm;

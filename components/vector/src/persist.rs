@@ -14,15 +14,18 @@
 //! checksum            FNV-1a 32 of every byte before it
 //! ```
 //!
-//! Link blocks are written exactly as held in memory (count + fixed slots), so
-//! a snapshot is never smaller than the index it loads into: `load` checks
+//! Link blocks are written as held in memory (count + fixed slots; in memory
+//! the layer-0 blocks are one array and the upper blocks another, see
+//! `graph`, and `save` interleaves them per node as above, the layout of
+//! every snapshot written so far), so a snapshot is never smaller than the
+//! index it loads into: `load` checks
 //! that the header's counts account for exactly the bytes present *before*
 //! allocating anything, and then every allocation is bounded by the input.
 //! Int8 copies are derived on load rather than stored. `save` compacts first,
 //! so a snapshot holds no tombstones.
 
 use crate::buf::Buf;
-use crate::graph::{f32s, Graph, Scratch, LEVEL, LINKS, MAX_LEVEL, META, NONE};
+use crate::graph::{f32s, sub, Graph, Scratch, LEVEL, LINKS, MAX_LEVEL, META, NONE};
 use crate::idmap::IdMap;
 use crate::index::{all_finite, Index};
 use crate::{Error, Metric};
@@ -135,7 +138,8 @@ impl Index {
         let g = &self.g;
         let n = g.len();
         let mut out = Buf::default();
-        out.reserve(4 * (HEADER + g.meta.len() + g.vecs.len() + g.links.len() + 1));
+        let links = g.links0.len() + g.links.len();
+        out.reserve(4 * (HEADER + g.meta.len() + g.vecs.len() + links + 1));
         put(
             &mut out,
             &[
@@ -150,11 +154,16 @@ impl Index {
                 g.max_level,
                 self.rng as u32,
                 (self.rng >> 32) as u32,
-                g.links.len() as u32,
+                links as u32,
             ],
         );
-        for a in [&g.meta, &g.vecs, &g.links] {
+        for a in [&g.meta, &g.vecs] {
             put(&mut out, a);
+        }
+        for u in 0..n as u32 {
+            put(&mut out, g.list(u, 0));
+            let up = g.upper_words(g.level(u));
+            put(&mut out, sub(&g.links, g.meta(u, LINKS) as usize, up));
         }
         let sum = fnv1a(&out);
         put(&mut out, &[sum]);
@@ -237,23 +246,37 @@ fn load(bytes: &[u8]) -> Result<Index, Why> {
     let mut g = Graph::new(dims, metric, int8, m, efc);
     g.meta = words(&mut rest, META * n);
     g.vecs = words(&mut rest, n * dims);
-    g.links = words(&mut rest, slots as usize);
-    let mut at = 0u64;
+    // Per node, its layer-0 block goes to one array and its upper blocks to
+    // the other (see `graph`). A range past the end copies nothing, and
+    // then `at` cannot match the header's count below.
+    let flat = words(&mut rest, slots as usize);
+    let (mut at, mut up) = (0, 0);
     let mut top = 0;
+    let s0 = g.stride0();
     for u in 0..n as u32 {
         let l = g.meta(u, LEVEL);
         if l > MAX_LEVEL {
             return Err(BAD_LEVEL);
         }
-        // Should `at` outgrow u32 it can no longer equal the header's u32
-        // word count below, and the snapshot is rejected.
-        *g.meta_mut(u, LINKS) = at as u32;
-        at += g.link_words(l) as u64;
+        *g.meta_mut(u, LINKS) = up as u32;
+        let len = g.link_words(l);
+        let b = flat.get(at..at + len).unwrap_or(&[]);
+        let (l0, upper) = b.split_at_checked(s0).unwrap_or((&[], &[]));
+        g.links0.extend_from_slice(l0);
+        g.links.extend_from_slice(upper);
+        at += len;
+        up += upper.len();
         top = top.max(l);
+        // Stop as soon as the blocks outrun the data: `at` then stays within
+        // a block of the input's size, far from overflowing.
+        if at as u64 > slots {
+            return Err(BAD_LINK_COUNT);
+        }
     }
-    if at != slots {
+    if at as u64 != slots {
         return Err(BAD_LINK_COUNT);
     }
+    drop(flat);
     let entry_ok = if n == 0 {
         entry == NONE && max_level == 0
     } else {
@@ -281,6 +304,8 @@ fn load(bytes: &[u8]) -> Result<Index, Why> {
         map,
         rng,
         s: Scratch::default(),
+        qf: Buf::default(),
+        q8: Buf::default(),
     })
 }
 
