@@ -8,6 +8,8 @@
 //!   --k 10  --ef 64[,128,...]  --metric cosine|l2|dot  --m 16
 //!   --ef-construction 200  --int8  --component dist/components/vector.wasm
 //!   --native-only | --component-only  --seed 42
+//!   --anchor   also run hnswlib (pip install hnswlib numpy) on the same
+//!              data, one thread, same m/ef_construction/ef; print ratios
 //! ```
 //!
 //! `.fvecs`: per vector a little-endian i32 dimension count, then that many
@@ -23,6 +25,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use wasiclaw_host::vector_kernel::VectorKernel;
 use wasiclaw_vector::{Index, Metric, Params, Storage};
+
+mod anchor;
 
 struct Args {
     base: Option<PathBuf>,
@@ -40,6 +44,7 @@ struct Args {
     native: bool,
     wasm: bool,
     seed: u64,
+    anchor: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -59,6 +64,7 @@ fn parse_args() -> Result<Args> {
         native: true,
         wasm: true,
         seed: 42,
+        anchor: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -92,12 +98,13 @@ fn parse_args() -> Result<Args> {
             "--native-only" => a.wasm = false,
             "--component-only" => a.native = false,
             "--seed" => a.seed = val()?.parse().context("--seed")?,
+            "--anchor" => a.anchor = true,
             "-h" | "--help" => {
                 println!(
                     "{}",
-                    include_str!("bench-vector.rs")
+                    include_str!("main.rs")
                         .lines()
-                        .take(18)
+                        .take(20)
                         .collect::<Vec<_>>()
                         .join("\n")
                 );
@@ -390,6 +397,28 @@ fn report(name: &str, r: &Run, n: usize, k: usize, json: &mut String) {
     json.push_str("]}");
 }
 
+/// Our figures over hnswlib's, measured in this run: queries/s per ef
+/// (above 1 is faster than hnswlib) and build time (below 1 is faster).
+fn ratios(h: &anchor::Anchor, native: Option<&Run>, comp: Option<&Run>) {
+    let runs: Vec<(&str, &Run)> = [("native", native), ("component", comp)]
+        .into_iter()
+        .filter_map(|(n, r)| Some((n, r?)))
+        .collect();
+    for (name, r) in &runs {
+        let qps: Vec<String> = h
+            .searches
+            .iter()
+            .zip(&r.searches)
+            .map(|((ef, hq, _), (_, _, q, _))| format!("ef={ef} {:.2}x", q / hq))
+            .collect();
+        println!(
+            "{name:<9} vs hnswlib: queries/s {}; build time {:.2}x",
+            qps.join(", "),
+            r.build_s / h.build_s
+        );
+    }
+}
+
 fn main() -> Result<()> {
     let a = parse_args()?;
     let (base, queries, dims, source) = match (&a.base, &a.query) {
@@ -439,6 +468,46 @@ fn main() -> Result<()> {
         "{{\"n\":{n},\"dims\":{dims},\"queries\":{nq},\"metric\":\"{metric}\",\"k\":{},\"m\":{},\"ef_construction\":{},\"int8\":{},\"source\":{:?}",
         a.k, a.m, a.efc, a.int8, source
     );
+    let hnsw = if a.anchor {
+        let tmp = anchor::TempDir::new()?;
+        let (b, q) = match (&a.base, &a.query) {
+            (Some(b), Some(q)) => (b.clone(), q.clone()),
+            _ => {
+                let (b, q) = (tmp.0.join("base.fvecs"), tmp.0.join("query.fvecs"));
+                anchor::write_fvecs(&b, &base, dims)?;
+                anchor::write_fvecs(&q, &queries, dims)?;
+                (b, q)
+            }
+        };
+        let h = anchor::run(&b, &q, a.metric, a.m, a.efc, &a.ef, a.k, nq, &tmp.0)?;
+        println!(
+            "hnswlib   {} (python, 1 thread) build {:.2} s ({:.0} inserts/s)",
+            h.version,
+            h.build_s,
+            n as f64 / h.build_s
+        );
+        let _ = write!(
+            json,
+            ",\"hnswlib\":{{\"version\":{:?},\"build_s\":{:.3},\"search\":[",
+            h.version, h.build_s
+        );
+        for (i, (ef, qps, res)) in h.searches.iter().enumerate() {
+            let rec = recall(res, &truth);
+            println!(
+                "hnswlib   ef={ef:<4} recall@{} {rec:.4}  {qps:.0} queries/s",
+                a.k
+            );
+            let sep = if i > 0 { "," } else { "" };
+            let _ = write!(
+                json,
+                "{sep}{{\"ef\":{ef},\"recall\":{rec:.4},\"qps\":{qps:.1}}}"
+            );
+        }
+        json.push_str("]}");
+        Some(h)
+    } else {
+        None
+    };
     let native = if a.native {
         Some(run_native(&a, &base, &queries, dims, &truth)?)
     } else {
@@ -447,6 +516,7 @@ fn main() -> Result<()> {
     if let Some(r) = &native {
         report("native", r, n, a.k, &mut json);
     }
+    let mut comp = None;
     if a.wasm {
         if !a.component.exists() {
             bail!(
@@ -479,6 +549,10 @@ fn main() -> Result<()> {
             println!("component vs native: {pct:.1}% of result lists identical");
             let _ = write!(json, ",\"identical_results_pct\":{pct:.1}");
         }
+        comp = Some(c);
+    }
+    if let Some(h) = &hnsw {
+        ratios(h, native.as_ref(), comp.as_ref());
     }
     json.push('}');
     println!("{json}");
