@@ -8,7 +8,9 @@
 //! queries, which is the cheapest way to call it; its result ids come back
 //! in a file and are scored here against the same ground truth as ours.
 
+use super::{recall, Run};
 use anyhow::{bail, Context, Result};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wasiclaw_vector::Metric;
@@ -122,4 +124,54 @@ pub fn run(
         build_s: num(json.get("build_s"), "build_s")?,
         searches,
     })
+}
+
+/// Prints hnswlib's figures, scored against `truth`, and adds them to `json`.
+pub fn report(h: &Anchor, truth: &[Vec<u64>], n: usize, k: usize, json: &mut String) {
+    println!(
+        "hnswlib   {} (python, 1 thread) build {:.2} s ({:.0} inserts/s)",
+        h.version,
+        h.build_s,
+        n as f64 / h.build_s
+    );
+    let _ = write!(
+        json,
+        ",\"hnswlib\":{{\"version\":{:?},\"build_s\":{:.3},\"search\":[",
+        h.version, h.build_s
+    );
+    for (i, (ef, qps, res)) in h.searches.iter().enumerate() {
+        let rec = recall(res, truth);
+        println!(
+            "hnswlib   ef={ef:<4} recall@{} {rec:.4}  {qps:.0} queries/s",
+            k
+        );
+        let sep = if i > 0 { "," } else { "" };
+        let _ = write!(
+            json,
+            "{sep}{{\"ef\":{ef},\"recall\":{rec:.4},\"qps\":{qps:.1}}}"
+        );
+    }
+    json.push_str("]}");
+}
+
+/// Our figures over hnswlib's, measured in this run: queries/s per ef
+/// (above 1 is faster than hnswlib) and build time (below 1 is faster).
+pub fn ratios(h: &Anchor, native: Option<&Run>, comp: Option<&Run>) {
+    let runs: Vec<(&str, &Run)> = [("native", native), ("component", comp)]
+        .into_iter()
+        .filter_map(|(n, r)| Some((n, r?)))
+        .collect();
+    for (name, r) in &runs {
+        let qps: Vec<String> = h
+            .searches
+            .iter()
+            .zip(&r.searches)
+            .map(|((ef, hq, _), (_, _, q, _))| format!("ef={ef} {:.2}x", q / hq))
+            .collect();
+        println!(
+            "{name:<9} vs hnswlib: queries/s {}; build time {:.2}x",
+            qps.join(", "),
+            r.build_s / h.build_s
+        );
+    }
 }

@@ -397,28 +397,6 @@ fn report(name: &str, r: &Run, n: usize, k: usize, json: &mut String) {
     json.push_str("]}");
 }
 
-/// Our figures over hnswlib's, measured in this run: queries/s per ef
-/// (above 1 is faster than hnswlib) and build time (below 1 is faster).
-fn ratios(h: &anchor::Anchor, native: Option<&Run>, comp: Option<&Run>) {
-    let runs: Vec<(&str, &Run)> = [("native", native), ("component", comp)]
-        .into_iter()
-        .filter_map(|(n, r)| Some((n, r?)))
-        .collect();
-    for (name, r) in &runs {
-        let qps: Vec<String> = h
-            .searches
-            .iter()
-            .zip(&r.searches)
-            .map(|((ef, hq, _), (_, _, q, _))| format!("ef={ef} {:.2}x", q / hq))
-            .collect();
-        println!(
-            "{name:<9} vs hnswlib: queries/s {}; build time {:.2}x",
-            qps.join(", "),
-            r.build_s / h.build_s
-        );
-    }
-}
-
 fn main() -> Result<()> {
     let a = parse_args()?;
     let (base, queries, dims, source) = match (&a.base, &a.query) {
@@ -480,30 +458,7 @@ fn main() -> Result<()> {
             }
         };
         let h = anchor::run(&b, &q, a.metric, a.m, a.efc, &a.ef, a.k, nq, &tmp.0)?;
-        println!(
-            "hnswlib   {} (python, 1 thread) build {:.2} s ({:.0} inserts/s)",
-            h.version,
-            h.build_s,
-            n as f64 / h.build_s
-        );
-        let _ = write!(
-            json,
-            ",\"hnswlib\":{{\"version\":{:?},\"build_s\":{:.3},\"search\":[",
-            h.version, h.build_s
-        );
-        for (i, (ef, qps, res)) in h.searches.iter().enumerate() {
-            let rec = recall(res, &truth);
-            println!(
-                "hnswlib   ef={ef:<4} recall@{} {rec:.4}  {qps:.0} queries/s",
-                a.k
-            );
-            let sep = if i > 0 { "," } else { "" };
-            let _ = write!(
-                json,
-                "{sep}{{\"ef\":{ef},\"recall\":{rec:.4},\"qps\":{qps:.1}}}"
-            );
-        }
-        json.push_str("]}");
+        anchor::report(&h, &truth, n, a.k, &mut json);
         Some(h)
     } else {
         None
@@ -552,7 +507,7 @@ fn main() -> Result<()> {
         comp = Some(c);
     }
     if let Some(h) = &hnsw {
-        ratios(h, native.as_ref(), comp.as_ref());
+        anchor::ratios(h, native.as_ref(), comp.as_ref());
     }
     json.push('}');
     println!("{json}");
