@@ -201,7 +201,8 @@ fn hostile_snapshots_are_errors_not_traps() {
     assert_eq!(k.search(idx, &vs[9], 1, 20).unwrap().unwrap()[0].id, 9);
 }
 
-/// The component's `simd128` kernel against the native one (SSE, AVX or
+/// The component's `simd128` kernels (`dot`, and `dot2`, which the walk
+/// measures neighbours in pairs with) against the native ones (SSE, AVX or
 /// AVX-512 on x86-64, each held to the scalar definition by the crate's unit
 /// test), bit for bit, through the distances `search` returns: bounded and
 /// randomized over dimension counts that cover every tail length of the

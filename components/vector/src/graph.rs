@@ -72,7 +72,6 @@ pub(crate) struct Scratch {
     pub sel: Buf<u32>,
     pub sel2: Buf<u32>,
     /// The unvisited neighbours of the node being expanded (see `search`).
-    #[cfg(target_arch = "x86_64")]
     pub batch: Buf<u32>,
 }
 
@@ -304,6 +303,17 @@ impl Graph {
         self.measure(q, node, false)
     }
 
+    /// [`Graph::dist`] to two nodes, the same bits as two calls: over
+    /// `f32` one kernel streams both vectors ([`kernels::dot2`]).
+    #[inline(never)]
+    pub fn dist2(&self, q: &Query, a: u32, b: u32) -> (f32, f32) {
+        if self.int8 {
+            return (self.dist(q, a), self.dist(q, b));
+        }
+        let (x, y) = kernels::dot2(q.f, self.vector(a), self.vector(b));
+        (self.score(q, a, x), self.score(q, b, y))
+    }
+
     /// The hot path of every search and insert, one function for both
     /// kinds of distance (one copy in the component): for cosine over
     /// `f32` it reads the node's vector and nothing else (no record, no
@@ -335,8 +345,10 @@ impl Graph {
     /// `|q|² + Φ² - 2 q·x`; ranking by `-q·x` is the same order, so
     /// queries keep the plain negated dot product.
     ///
-    /// The node's norm is read only by the metrics that use it.
-    #[inline(always)]
+    /// The node's norm is read only by the metrics that use it. One copy
+    /// in the component ([`Graph::dist2`] calls it twice: -155 bytes).
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
     fn score(&self, q: &Query, node: u32, ip: f32) -> f32 {
         let norm = || f32::from_bits(self.meta(node, NORM));
         match self.metric {

@@ -62,6 +62,45 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
+/// [`dot`] of `q` with `a` and with `b` in one pass, each result bit for
+/// bit what `dot` returns (over the common prefix of all three). The
+/// graph walk measures a node's neighbours two at a time with it: in the
+/// component, which has no prefetch instruction, two vectors streaming in
+/// side by side keep twice the memory reads in flight, and each query
+/// block is loaded once for both; natively (AVX, AVX-512) the two sums
+/// are independent chains of additions, where one vector's sums wait on
+/// each other.
+#[inline(never)]
+pub fn dot2(q: &[f32], a: &[f32], b: &[f32]) -> (f32, f32) {
+    let n = q.len().min(a.len()).min(b.len());
+    let (q, a, b) = (head(q, n), head(a, n), head(b, n));
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        // SAFETY: all three slices hold `n` elements.
+        unsafe { simd::dot2(q.as_ptr(), a.as_ptr(), b.as_ptr(), n) }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: as above; each kernel only where the CPU has it.
+        unsafe {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                sse::dot2_avx512(q.as_ptr(), a.as_ptr(), b.as_ptr(), n)
+            } else if std::arch::is_x86_feature_detected!("avx") {
+                sse::dot2_avx(q.as_ptr(), a.as_ptr(), b.as_ptr(), n)
+            } else {
+                (dot(q, a), dot(q, b))
+            }
+        }
+    }
+    #[cfg(not(any(
+        all(target_arch = "wasm32", target_feature = "simd128"),
+        target_arch = "x86_64"
+    )))]
+    {
+        (dot(q, a), dot(q, b))
+    }
+}
+
 /// Integer dot product of two quantised vectors (components in -127..=127)
 /// over their common length, which callers keep a multiple of 8 by padding
 /// with zeros: the SIMD loop takes eight at a time and has no tail.
@@ -184,6 +223,61 @@ mod sse {
         finish(v, a, b, i, n)
     }
 
+    /// [`dot_avx`] of `q` with `a` and with `b`, side by side.
+    #[target_feature(enable = "avx")]
+    pub unsafe fn dot2_avx(q: *const f32, a: *const f32, b: *const f32, n: usize) -> (f32, f32) {
+        let z = _mm256_setzero_ps();
+        let (mut alo, mut ahi, mut blo, mut bhi) = (z, z, z, z);
+        let full = n / LANES * LANES;
+        let mut i = 0;
+        while i < full {
+            let (x, y) = (_mm256_loadu_ps(q.add(i)), _mm256_loadu_ps(q.add(i + 8)));
+            alo = _mm256_add_ps(alo, _mm256_mul_ps(x, _mm256_loadu_ps(a.add(i))));
+            blo = _mm256_add_ps(blo, _mm256_mul_ps(x, _mm256_loadu_ps(b.add(i))));
+            ahi = _mm256_add_ps(ahi, _mm256_mul_ps(y, _mm256_loadu_ps(a.add(i + 8))));
+            bhi = _mm256_add_ps(bhi, _mm256_mul_ps(y, _mm256_loadu_ps(b.add(i + 8))));
+            i += LANES;
+        }
+        let halves = |lo: __m256, hi: __m256| {
+            [
+                _mm256_castps256_ps128(lo),
+                _mm256_extractf128_ps::<1>(lo),
+                _mm256_castps256_ps128(hi),
+                _mm256_extractf128_ps::<1>(hi),
+            ]
+        };
+        (
+            finish(halves(alo, ahi), q, a, i, n),
+            finish(halves(blo, bhi), q, b, i, n),
+        )
+    }
+
+    /// [`dot_avx512`] of `q` with `a` and with `b`, side by side.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn dot2_avx512(q: *const f32, a: *const f32, b: *const f32, n: usize) -> (f32, f32) {
+        let (mut sa, mut sb) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        let full = n / LANES * LANES;
+        let mut i = 0;
+        while i < full {
+            let x = _mm512_loadu_ps(q.add(i));
+            sa = _mm512_add_ps(sa, _mm512_mul_ps(x, _mm512_loadu_ps(a.add(i))));
+            sb = _mm512_add_ps(sb, _mm512_mul_ps(x, _mm512_loadu_ps(b.add(i))));
+            i += LANES;
+        }
+        let quarters = |v: __m512| {
+            [
+                _mm512_extractf32x4_ps::<0>(v),
+                _mm512_extractf32x4_ps::<1>(v),
+                _mm512_extractf32x4_ps::<2>(v),
+                _mm512_extractf32x4_ps::<3>(v),
+            ]
+        };
+        (
+            finish(quarters(sa), q, a, i, n),
+            finish(quarters(sb), q, b, i, n),
+        )
+    }
+
     pub unsafe fn dot(a: *const f32, b: *const f32, n: usize) -> f32 {
         let mut v = [_mm_setzero_ps(); 4];
         let full = n / LANES * LANES;
@@ -242,6 +336,41 @@ mod simd {
         s
     }
 
+    /// [`dot`] against two vectors at once: eight named sums (four per
+    /// vector, the same lanes and order as `dot`), each query block
+    /// loaded once.
+    pub unsafe fn dot2(q: *const f32, a: *const f32, b: *const f32, n: usize) -> (f32, f32) {
+        let z = f32x4_splat(0.0);
+        let (mut a0, mut a1, mut a2, mut a3) = (z, z, z, z);
+        let (mut b0, mut b1, mut b2, mut b3) = (z, z, z, z);
+        let full = n / LANES * LANES;
+        let mut i = 0;
+        while i < full {
+            let (pq, pa, pb) = (q.add(i), a.add(i), b.add(i));
+            let x = ld(pq);
+            a0 = f32x4_add(a0, f32x4_mul(x, ld(pa)));
+            b0 = f32x4_add(b0, f32x4_mul(x, ld(pb)));
+            let x = ld(pq.add(4));
+            a1 = f32x4_add(a1, f32x4_mul(x, ld(pa.add(4))));
+            b1 = f32x4_add(b1, f32x4_mul(x, ld(pb.add(4))));
+            let x = ld(pq.add(8));
+            a2 = f32x4_add(a2, f32x4_mul(x, ld(pa.add(8))));
+            b2 = f32x4_add(b2, f32x4_mul(x, ld(pb.add(8))));
+            let x = ld(pq.add(12));
+            a3 = f32x4_add(a3, f32x4_mul(x, ld(pa.add(12))));
+            b3 = f32x4_add(b3, f32x4_mul(x, ld(pb.add(12))));
+            i += LANES;
+        }
+        let (mut s, mut t) = (reduce([a0, a1, a2, a3]), reduce([b0, b1, b2, b3]));
+        while i < n {
+            let x = *q.add(i);
+            s += x * *a.add(i);
+            t += x * *b.add(i);
+            i += 1;
+        }
+        (s, t)
+    }
+
     /// Eight bytes at a time, sign-extended on load, multiplied and summed
     /// pairwise into i32 lanes by one instruction.
     pub unsafe fn dot_i8(a: *const i8, b: *const i8, n: usize) -> i32 {
@@ -296,18 +425,27 @@ mod tests {
                 let (a, b) = (&a[off..off + n], &b[off..off + n]);
                 let want = scalar_dot(a, b).to_bits();
                 assert_eq!(dot(a, b).to_bits(), want, "n = {n}, round {round}");
+                let (x, y) = dot2(b, a, b);
+                assert_eq!(x.to_bits(), want, "dot2, n = {n}, round {round}");
+                assert_eq!(y.to_bits(), scalar_dot(b, b).to_bits(), "dot2, n = {n}");
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `n` elements each; the wider kernels only where
                 // the CPU has them.
                 unsafe {
                     let (pa, pb) = (a.as_ptr(), b.as_ptr());
                     assert_eq!(sse::dot(pa, pb, n).to_bits(), want, "sse, n = {n}");
+                    let want2 = (want, scalar_dot(b, b).to_bits());
+                    let bits = |(x, y): (f32, f32)| (x.to_bits(), y.to_bits());
                     if std::arch::is_x86_feature_detected!("avx") {
                         assert_eq!(sse::dot_avx(pa, pb, n).to_bits(), want, "avx, n = {n}");
+                        let got = bits(sse::dot2_avx(pb, pa, pb, n));
+                        assert_eq!(got, want2, "avx dot2, n = {n}");
                     }
                     if std::arch::is_x86_feature_detected!("avx512f") {
                         let got = sse::dot_avx512(pa, pb, n).to_bits();
                         assert_eq!(got, want, "avx-512, n = {n}");
+                        let got = bits(sse::dot2_avx512(pb, pa, pb, n));
+                        assert_eq!(got, want2, "avx-512 dot2, n = {n}");
                     }
                 }
                 cases += 1;
