@@ -2,7 +2,7 @@
 //!
 //! `alloc::vec::Vec` reports allocation failure through
 //! `handle_alloc_error`, whose message formatting alone costs the component
-//! about 3 KB of its 16 KB budget. `Buf` calls the global allocator directly
+//! about 3 KB of its 17.5 KB budget. `Buf` calls the global allocator directly
 //! and treats failure as fatal without formatting anything: a wasm trap, or
 //! `handle_alloc_error` on native targets where size does not matter.
 //! Callers check sizes that could overflow beforehand (see `index::fits`)

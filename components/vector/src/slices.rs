@@ -7,7 +7,7 @@ use crate::{kernels, rsqrt};
 /// `&v[start..start + len]`. Every range reaching here is an invariant of
 /// the graph (validated by `load`, maintained by insert and compact), so in
 /// the component the check is dropped: it is the commonest operation in the
-/// code, and the 16 KB budget counts every byte. Native builds keep it, and
+/// code, and the 17.5 KB budget counts every byte. Native builds keep it, and
 /// the test suite would see a violation as a panic.
 #[inline(always)]
 pub(crate) fn sub(v: &[u32], start: usize, len: usize) -> &[u32] {
