@@ -338,7 +338,10 @@ mod simd {
 
     /// [`dot`] against two vectors at once: eight named sums (four per
     /// vector, the same lanes and order as `dot`), each query block
-    /// loaded once.
+    /// loaded once. Cranelift issues a step's twelve loads before its
+    /// arithmetic, so on x86-64 (sixteen vector registers) four of the sums
+    /// spill to the stack every step; half a block per step spills none
+    /// but measured no faster (BENCHMARKS.md).
     pub unsafe fn dot2(q: *const f32, a: *const f32, b: *const f32, n: usize) -> (f32, f32) {
         let z = f32x4_splat(0.0);
         let (mut a0, mut a1, mut a2, mut a3) = (z, z, z, z);
