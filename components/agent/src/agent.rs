@@ -14,6 +14,7 @@ pub use crate::provider::Sink;
 use crate::provider::{self, arguments_value, ChatRequest, Transport};
 use crate::session;
 use crate::skills;
+use crate::store::{self, Kv};
 use crate::tools::{ToolSpec, Tools};
 
 /// Tool output beyond this is cut before it reaches the model and the
@@ -28,6 +29,9 @@ pub struct Env<'a> {
     pub clock: &'a mut dyn Clock,
     pub tools: &'a mut dyn Tools,
     pub files: &'a mut dyn Files,
+    /// Where sessions persist: `None` in workspace files, else in this
+    /// key-value bucket (the key-value build; see [`store`]).
+    pub kv: Option<&'a mut dyn Kv>,
     /// The workspace path as the model should see it (e.g. `/workspace`).
     pub workspace: &'a str,
     /// Diagnostics, one line per call (stderr in the CLI).
@@ -58,7 +62,10 @@ pub fn run_turn(
     sink: &mut dyn Sink,
 ) -> Result<TurnOutput, AgentError> {
     let name = session::validate_name(session_name).map_err(AgentError::Session)?;
-    let (saved, base) = session::load(env.files, name, env.log)?;
+    let (saved, base) = match env.kv.as_deref_mut().filter(|_| store::ENABLED) {
+        Some(kv) => (store::load(kv, name, env.log)?, session::Base::default()),
+        None => session::load(env.files, name, env.log)?,
+    };
     let found = skills::discover(env.files);
     for problem in &found.problems {
         (env.log)(&cat!("wasiclaw: warning: ", problem));
@@ -161,14 +168,17 @@ pub fn run_turn(
         }
     }
     // Saved either way: a turn cut at max iterations keeps what it did.
-    session::save(
-        env.files,
-        &mut *transport.clock,
-        name,
-        &saved,
-        &history[current..],
-        &base,
-    )?;
+    match env.kv.as_deref_mut().filter(|_| store::ENABLED) {
+        Some(kv) => store::append(kv, name, &history[current..])?,
+        None => session::save(
+            env.files,
+            &mut *transport.clock,
+            name,
+            &saved,
+            &history[current..],
+            &base,
+        )?,
+    }
     match answer {
         Some(text) => {
             out.text = text;

@@ -24,6 +24,9 @@ pub struct Platform<'a> {
     pub clock: &'a mut dyn Clock,
     pub tools: &'a mut dyn Tools,
     pub files: &'a mut dyn Files,
+    /// Sessions in this key-value bucket instead of `files` (see
+    /// [`crate::store`]); `None` everywhere but the key-value build.
+    pub kv: Option<&'a mut dyn crate::store::Kv>,
     /// The workspace path as the model sees it, or why there is none.
     pub workspace: Result<&'a str, String>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
@@ -219,6 +222,10 @@ fn turn(
         clock: &mut mcp::SharedClock(&clock),
         tools: &mut tools,
         files: &mut *p.files,
+        kv: match p.kv {
+            Some(ref mut k) => Some(&mut **k),
+            None => None,
+        },
         workspace: ws,
         log: &mut log,
     };
@@ -337,6 +344,10 @@ pub fn export_turn(
         clock: &mut mcp::SharedClock(&clock),
         tools: &mut tools,
         files: &mut *p.files,
+        kv: match p.kv {
+            Some(ref mut k) => Some(&mut **k),
+            None => None,
+        },
         workspace: ws,
         log: &mut loop_log,
     };

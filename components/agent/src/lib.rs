@@ -42,6 +42,7 @@ pub mod session;
 pub mod skills;
 pub mod sse;
 pub mod stdio;
+pub mod store;
 pub mod tools;
 
 #[cfg(test)]

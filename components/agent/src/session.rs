@@ -78,6 +78,22 @@ pub fn load(
         Err(e) => return Err(AgentError::Session(cat!("cannot read ", p, ": ", e))),
     };
     let mut out = Vec::new();
+    parse_lines(&bytes, &p, warn, &mut out);
+    let base = Base {
+        len: bytes.len(),
+        hash: fnv1a(&bytes),
+    };
+    Ok((out, base))
+}
+
+/// Appends the messages of JSONL `bytes` (read from `what`, named in the
+/// warnings) to `out`, skipping and reporting each damaged line.
+pub(crate) fn parse_lines(
+    bytes: &[u8],
+    what: &str,
+    warn: &mut dyn FnMut(&str),
+    out: &mut Vec<Message>,
+) {
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -89,7 +105,7 @@ pub fn load(
             Ok(m) => out.push(m),
             Err(e) => warn(&cat!(
                 "wasiclaw: warning: ",
-                p,
+                what,
                 " line ",
                 i + 1,
                 ": ",
@@ -98,11 +114,6 @@ pub fn load(
             )),
         }
     }
-    let base = Base {
-        len: bytes.len(),
-        hash: fnv1a(&bytes),
-    };
-    Ok((out, base))
 }
 
 /// Stands in for the start of a history whose first lines were lost.
@@ -238,7 +249,7 @@ fn save_locked(
 }
 
 /// Messages as the JSONL a save writes.
-fn lines(msgs: &[Message]) -> Vec<u8> {
+pub(crate) fn lines(msgs: &[Message]) -> Vec<u8> {
     let mut text = Vec::new();
     for m in msgs {
         text.extend_from_slice(m.to_json().as_bytes());

@@ -12,6 +12,7 @@
 
 pub mod abi;
 pub mod args;
+pub mod kv;
 mod provider;
 mod session;
 

@@ -94,6 +94,7 @@ pub fn run(args: &[String], http: Rc<dyn HttpImport>) -> i32 {
         clock: &mut clock,
         tools: &mut tools,
         files: &mut files,
+        kv: None,
         workspace,
         env: &env_var,
     };

@@ -24,6 +24,7 @@ mod files;
 mod fsx;
 pub mod html;
 mod memory;
+pub mod memstore;
 pub mod paths;
 pub mod platform;
 mod search;
@@ -40,6 +41,7 @@ mod tests;
 
 pub use embed::{local_embed, Embedder, LOCAL_DIMS, LOCAL_ID};
 pub use error::ToolError;
+pub use memstore::{Kv, KvError};
 pub use platform::{Platform, VectorIndex, Vectors};
 pub use specs::{Spec, SPECS};
 

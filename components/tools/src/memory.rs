@@ -5,7 +5,9 @@
 //! embedder, how many dimensions, how many entries) are derived from them.
 //! Each file is replaced with write-temp-then-rename, texts first, so after a
 //! crash the index can at worst lag the texts; a lagging, unreadable or
-//! foreign-embedder index is rebuilt from the texts on load.
+//! foreign-embedder index is rebuilt from the texts on load. In the
+//! key-value build the same three live in a `wasi:keyvalue` bucket
+//! ([`crate::memstore`]), each text under a key of its own.
 
 use crate::prelude::*;
 
@@ -14,8 +16,8 @@ use wasiclaw_json::{quote, Map, Value};
 use crate::args::{opt_str, opt_str_list, opt_uint, req_str};
 use crate::embed::Embedder;
 use crate::error::{cat, join, lossy, num, tail, ToolError};
-use crate::fsx::{mkdirs, read_all, write_atomic};
-use crate::platform::{FsError, Platform, VectorIndex, Vectors};
+use crate::memstore::{Blob, Store, Version};
+use crate::platform::{Platform, VectorIndex, Vectors};
 use crate::time::iso8601;
 
 pub const DIR: &str = "memory";
@@ -28,8 +30,6 @@ pub const META: &str = "memory/meta.json";
 pub const MAX_TEXT: usize = 20_000;
 pub const DEFAULT_K: u64 = 5;
 pub const MAX_K: u64 = 50;
-/// Largest memory file loaded; far above any realistic note collection.
-const MAX_FILE: u64 = 256 << 20;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
@@ -47,32 +47,31 @@ pub struct Memory<I> {
     index: Option<(I, u32)>,
     /// Why the index had to be rebuilt on load, reported once to the model.
     rebuilt: Option<&'static str>,
-    /// Size of `entries.jsonl` as last read or written: another process
-    /// (a second agent on the same workspace) that saved in between changes
-    /// it, and the memory is then reloaded instead of overwriting its entry.
-    file_size: u64,
+    /// The texts as last read or written (the size of `entries.jsonl`, or
+    /// the bucket's counter): another process (a second agent on the same
+    /// workspace or store) that saved in between changes it, and the memory
+    /// is then reloaded instead of overwriting its entry.
+    version: Version,
 }
 
 impl<I: VectorIndex> Memory<I> {
     pub fn load<P: Platform, V: Vectors<Index = I>>(p: &P, v: &V) -> Result<Self, ToolError> {
         let embedder = Embedder::from_env(p);
-        let bytes = read_bytes_opt(p, ENTRIES)?;
-        let file_size = bytes.as_ref().map_or(0, |b| b.len() as u64);
-        let entries = match bytes {
-            None => Vec::new(),
-            Some(bytes) => parse_entries(&lossy(bytes))?,
-        };
+        let store = Store::of(p);
+        let (entries, version) = store.load_entries(p)?;
         let mut mem = Memory {
             embedder,
             entries,
             index: None,
             rebuilt: None,
-            file_size,
+            version,
         };
         if mem.entries.is_empty() {
             return Ok(mem);
         }
-        let meta = read_opt(p, META)?.and_then(|t| wasiclaw_json::parse(&t).ok());
+        let meta = store
+            .read(p, Blob::Meta)?
+            .and_then(|t| wasiclaw_json::parse(&lossy(t)).ok());
         let meta_field = |k: &str| meta.as_ref().and_then(|m| m.get(k));
         let same_embedder =
             meta_field("embedder").and_then(Value::as_str) == Some(&mem.embedder.id());
@@ -84,7 +83,7 @@ impl<I: VectorIndex> Memory<I> {
                 "its description was missing"
             });
         } else {
-            let index = match read_bytes_opt(p, INDEX)? {
+            let index = match store.read(p, Blob::Index)? {
                 None => None,
                 Some(bytes) => v.load(&bytes).ok(),
             };
@@ -168,7 +167,7 @@ impl<I: VectorIndex> Memory<I> {
                 self.rebuild(p, v)?;
             }
         }
-        let id = self.entries.iter().map(|e| e.id).max().unwrap_or(0) + 1;
+        let id = Store::of(p).next_id(&self.entries)?;
         let (ix, _) = self
             .index
             .get_or_insert_with(|| (v.create(vec.len() as u32), vec.len() as u32));
@@ -297,7 +296,7 @@ impl<I: VectorIndex> Memory<I> {
 
     /// Whether the texts on disk changed since this memory read or wrote them.
     pub fn is_stale<P: Platform>(&self, p: &P) -> bool {
-        p.stat(ENTRIES).map_or(0, |s| s.size) != self.file_size
+        Store::of(p).is_stale(p, &self.version)
     }
 
     fn note_rebuild(&mut self, out: &mut String) {
@@ -313,14 +312,7 @@ impl<I: VectorIndex> Memory<I> {
     /// Writes texts, then index, then meta: each step crash-safe on its own,
     /// and a crash between steps is repaired by the rebuild on the next load.
     fn persist<P: Platform>(&mut self, p: &P) -> Result<(), ToolError> {
-        mkdirs(p, DIR)?;
-        let mut jsonl = String::new();
-        for e in &self.entries {
-            write_entry(e, &mut jsonl);
-            jsonl.push('\n');
-        }
-        write_atomic(p, ENTRIES, jsonl.as_bytes())?;
-        self.file_size = jsonl.len() as u64;
+        self.version = Store::of(p).save_entries(p, &self.entries, &self.version)?;
         self.persist_index(p)
     }
 
@@ -329,8 +321,8 @@ impl<I: VectorIndex> Memory<I> {
         let Some((ix, dims)) = &mut self.index else {
             return Ok(());
         };
-        mkdirs(p, DIR)?;
-        write_atomic(p, INDEX, &ix.save())?;
+        let store = Store::of(p);
+        store.write(p, Blob::Index, &ix.save())?;
         let meta = cat(&[
             "{\"embedder\":",
             &quote(&self.embedder.id()),
@@ -340,7 +332,7 @@ impl<I: VectorIndex> Memory<I> {
             &num(count),
             "}\n",
         ]);
-        write_atomic(p, META, meta.as_bytes())
+        store.write(p, Blob::Meta, meta.as_bytes())
     }
 }
 
@@ -363,7 +355,7 @@ fn score(s: f32) -> String {
     ])
 }
 
-fn write_entry(e: &Entry, out: &mut String) {
+pub(crate) fn write_entry(e: &Entry, out: &mut String) {
     out.push_str("{\"id\":");
     out.push_str(&num(e.id));
     out.push_str(",\"text\":");
@@ -427,15 +419,4 @@ pub fn parse_entries(text: &str) -> Result<Vec<Entry>, ToolError> {
         });
     }
     Ok(out)
-}
-
-fn read_bytes_opt<P: Platform>(p: &P, rel: &str) -> Result<Option<Vec<u8>>, ToolError> {
-    match p.stat(rel) {
-        Err(FsError::NotFound) => Ok(None),
-        _ => read_all(p, rel, MAX_FILE).map(Some),
-    }
-}
-
-fn read_opt<P: Platform>(p: &P, rel: &str) -> Result<Option<String>, ToolError> {
-    Ok(read_bytes_opt(p, rel)?.map(lossy))
 }

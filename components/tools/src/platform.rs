@@ -137,6 +137,11 @@ pub trait Platform {
     fn env(&self, name: &str) -> Option<String>;
     /// Wall-clock time as (seconds, nanoseconds) since the Unix epoch.
     fn now(&self) -> (u64, u32);
+    /// The key-value bucket memory persists in instead of `memory/` files
+    /// (the key-value build); `None`, the default, keeps it in the files.
+    fn kv(&self) -> Option<&dyn crate::memstore::Kv> {
+        None
+    }
 }
 
 /// A vector index as the memory tools use it (cosine metric, caller ids).

@@ -13,10 +13,23 @@ use crate::platform::{
 };
 use crate::{ToolError, Toolbox};
 
+#[cfg(not(feature = "kv"))]
 wasiclaw_guest::bindings!({
     path: "../../wit",
     world: "wasiclaw:core/toolbox",
 });
+
+// The key-value build (feature `kv`): memory in wasi:keyvalue (world
+// toolbox-kv, wit/kv.wit).
+#[cfg(feature = "kv")]
+wasiclaw_guest::bindings!({
+    path: "../../wit",
+    world: "wasiclaw:core/toolbox-kv",
+});
+
+#[cfg(feature = "kv")]
+#[path = "shim_kv.rs"]
+mod kv;
 
 use exports::wasiclaw::core::tools::{Guest, ToolError as WitError, ToolSpec};
 use wasi::filesystem::types::{
@@ -53,13 +66,19 @@ const BETWEEN_BYTES_TIMEOUT: u64 = 30_000_000_000;
 struct Wasi {
     /// The workspace preopen and the guest path it is mounted at.
     ws: Option<(Descriptor, String)>,
+    #[cfg(feature = "kv")]
+    kv: kv::WasiKv,
 }
 
 impl Wasi {
     fn new() -> Wasi {
         let mut dirs = wasi::filesystem::preopens::get_directories();
         let ws = wasiclaw_contract::pick_workspace(&dirs).map(|at| dirs.swap_remove(at));
-        Wasi { ws }
+        Wasi {
+            ws,
+            #[cfg(feature = "kv")]
+            kv: kv::WasiKv::open(),
+        }
     }
 
     fn dir(&self) -> Result<&Descriptor, FsError> {
@@ -279,6 +298,11 @@ impl Platform for Wasi {
     fn now(&self) -> (u64, u32) {
         let t = wasi::clocks::wall_clock::now();
         (t.seconds, t.nanoseconds)
+    }
+
+    #[cfg(feature = "kv")]
+    fn kv(&self) -> Option<&dyn crate::memstore::Kv> {
+        Some(&self.kv)
     }
 }
 

@@ -91,6 +91,7 @@ fn main_with(
         clock: &mut clock,
         tools: &mut tools,
         files: &mut files,
+        kv: None,
         workspace: Ok("/workspace"),
         env: &lookup,
     };
@@ -332,6 +333,7 @@ fn export_turn_returns_the_reply_without_printing() {
         clock: &mut clock,
         tools: &mut tools,
         files: &mut files,
+        kv: None,
         workspace: Ok("/w"),
         env: &env,
     };

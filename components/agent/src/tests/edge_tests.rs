@@ -194,6 +194,7 @@ fn edge_turn_streams_deltas_and_keeps_the_session() {
         clock: &mut clock,
         tools: &mut tools,
         files: &mut files,
+        kv: None,
         workspace: Ok("/w"),
         env: &env,
     };

@@ -50,6 +50,7 @@ fn run(cfg: &Config, ws: &TempDir, replies: Vec<Scripted>, session: &str, msg: &
         clock: &mut clock,
         tools: &mut tools,
         files: &mut files,
+        kv: None,
         workspace: "/workspace",
         log: &mut push,
     };

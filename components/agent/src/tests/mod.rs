@@ -14,6 +14,7 @@ mod provider_tests;
 mod session_fuzz;
 mod session_tests;
 mod sse_tests;
+mod store_tests;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;

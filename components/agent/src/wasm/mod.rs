@@ -4,6 +4,8 @@
 mod edge;
 mod http;
 mod io;
+#[cfg(feature = "kv")]
+mod kv;
 
 use core::time::Duration;
 
@@ -38,11 +40,24 @@ wasiclaw_guest::bindings!({
 // The edge build (feature `http-edge`): the same agent behind
 // `wasi:http/incoming-handler` instead of `wasi:cli/run`. Only the
 // environment (configuration) and stderr (logs) come from wasi:cli.
-#[cfg(feature = "http-edge")]
+#[cfg(all(feature = "http-edge", not(feature = "kv")))]
 wasiclaw_guest::bindings!({
     inline: "package wasiclaw:agent-shim;
         world agent-http-shim {
             include wasiclaw:core/agent-http@0.1.0;
+            import wasi:cli/environment@0.2.12;
+            import wasi:cli/stderr@0.2.12;
+        }",
+    path: "../../wit",
+});
+
+// The key-value build (feature `kv`): the edge agent with its sessions in
+// wasi:keyvalue (world agent-http-kv, wit/kv.wit).
+#[cfg(feature = "kv")]
+wasiclaw_guest::bindings!({
+    inline: "package wasiclaw:agent-shim;
+        world agent-http-kv-shim {
+            include wasiclaw:core/agent-http-kv@0.1.0;
             import wasi:cli/environment@0.2.12;
             import wasi:cli/stderr@0.2.12;
         }",
@@ -120,11 +135,17 @@ fn with_platform<R>(f: impl FnOnce(&mut Platform) -> R) -> R {
     let mut http = http::WasiHttp;
     let mut clock = WasiClock;
     let mut tools = WasiTools;
+    #[cfg(feature = "kv")]
+    let mut bucket = kv::WasiKv::open(&env_var);
     let mut p = Platform {
         http: &mut http,
         clock: &mut clock,
         tools: &mut tools,
         files: &mut files,
+        #[cfg(feature = "kv")]
+        kv: Some(&mut bucket),
+        #[cfg(not(feature = "kv"))]
+        kv: None,
         workspace: ws.as_deref().map_err(Clone::clone),
         env: &env_var,
     };

@@ -3,6 +3,7 @@
 //! `wasiclaw-vector` crate behind [`Vectors`].
 
 mod files;
+mod memkv;
 mod memory;
 mod paths;
 mod search;
@@ -66,6 +67,9 @@ pub struct TestPlatform {
     pub now: u64,
     /// Acts like wasmtime, which refuses to read links that leave the preopen.
     pub readlink_denied: bool,
+    /// A key-value bucket for memory (the key-value build), shared by the
+    /// platforms of instances that stand for separate processes.
+    pub kv: Option<std::rc::Rc<memkv::MemKv>>,
 }
 
 impl TestPlatform {
@@ -77,6 +81,7 @@ impl TestPlatform {
             requests: RefCell::new(Vec::new()),
             now: 1_700_000_000,
             readlink_denied: false,
+            kv: None,
         }
     }
 
@@ -200,6 +205,10 @@ impl Platform for TestPlatform {
     fn env(&self, name: &str) -> Option<String> {
         self.env.get(name).cloned()
     }
+    fn kv(&self) -> Option<&dyn crate::memstore::Kv> {
+        self.kv.as_deref().map(|k| k as &dyn crate::memstore::Kv)
+    }
+
     fn now(&self) -> (u64, u32) {
         (self.now, 0)
     }
