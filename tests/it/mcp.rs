@@ -338,9 +338,10 @@ fn a_foreign_origin_is_refused_and_a_token_is_required(host: Host) {
     let ws = Workspace::new();
     let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
     let json = ("content-type", "application/json");
-    let token_flags: &[&str] = match host {
-        Host::Wasiclaw => &["--mcp-token", "t0ken"],
-        Host::Wasmtime => &["--env", "WASICLAW_MCP_TOKEN=t0ken"],
+    let token_flags: &[&str] = if host.is_wasmtime() {
+        &["--env", "WASICLAW_MCP_TOKEN=t0ken"]
+    } else {
+        &["--mcp-token", "t0ken"]
     };
     let s = Serve::start_at(host, &ws, "http://127.0.0.1:9/v1", token_flags);
     let origin = ("origin", "http://evil.example");
@@ -375,9 +376,10 @@ fn a_served_chat_turn_uses_an_mcp_server(host: Host) {
             .text("It is 42."),
     );
     let allow = format!("127.0.0.1:{}", py.port);
-    let extra: &[&str] = match host {
-        Host::Wasiclaw => &["--allow-host", &allow],
-        Host::Wasmtime => &[],
+    let extra: &[&str] = if host.is_wasmtime() {
+        &[]
+    } else {
+        &["--allow-host", &allow]
     };
     let s = Serve::start_at(host, &ws, &model.openai_base(), extra);
     let r = s.chat(

@@ -3,6 +3,7 @@
 //! OpenAI-compatible chat completions (JSON and SSE), sessions, tools, bad
 //! requests, and the official `openai` Python client.
 
+mod kv;
 pub mod server;
 mod sessions;
 
@@ -12,6 +13,7 @@ use serde_json::{json, Value};
 use wasiclaw_tests::{MockServer, Script, Turn};
 
 use crate::harness::*;
+use kv::assert_session_saved;
 use server::{Host, Resp, Serve};
 
 // Every scenario runs under both servers: the real `wasmtime serve` and
@@ -144,7 +146,7 @@ fn non_streaming_completion_has_the_openai_schema(host: Host) {
         "the key comes from --env (wasmtime) or is injected (wasiclaw)"
     );
     // No user field and no header: the default session.
-    assert_jsonl(&ws, "sessions/default.jsonl");
+    assert_session_saved(host, &ws, "default");
 }
 
 /// Concatenated `delta.content` of a streamed answer, checking the event

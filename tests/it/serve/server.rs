@@ -28,6 +28,16 @@ pub fn edge_wasm() -> PathBuf {
     p
 }
 
+/// The key-value build, `dist/wasiclaw-kv.wasm`.
+pub fn kv_wasm() -> PathBuf {
+    let p = repo_root().join("dist/wasiclaw-kv.wasm");
+    assert!(
+        p.is_file(),
+        "dist/wasiclaw-kv.wasm missing: run scripts/build first"
+    );
+    p
+}
+
 /// Which server runs the edge build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Host {
@@ -35,6 +45,30 @@ pub enum Host {
     Wasmtime,
     /// `wasiclaw serve`: the key stays in the host, which injects it.
     Wasiclaw,
+    /// The real `wasmtime serve -Skeyvalue` running the key-value build
+    /// (sessions and memory in wasi:keyvalue; a fresh store per request).
+    WasmtimeKv,
+}
+
+impl Host {
+    /// Whether this is the real `wasmtime serve`.
+    pub fn is_wasmtime(self) -> bool {
+        matches!(self, Host::Wasmtime | Host::WasmtimeKv)
+    }
+
+    /// Whether the guest keeps its state in wasi:keyvalue, not the workspace.
+    pub fn is_kv(self) -> bool {
+        matches!(self, Host::WasmtimeKv)
+    }
+
+    /// The build this host serves.
+    pub fn module(self) -> PathBuf {
+        if self.is_kv() {
+            kv_wasm()
+        } else {
+            edge_wasm()
+        }
+    }
 }
 
 /// The exact commands the README documents; `extra` goes to `wasiclaw serve`,
@@ -49,11 +83,14 @@ pub fn serve_command(
 ) -> Command {
     let listen = format!("127.0.0.1:{port}");
     let mut cmd = match host {
-        Host::Wasmtime => {
+        Host::Wasmtime | Host::WasmtimeKv => {
             let mut cmd = Command::new(wasmtime());
-            cmd.arg("serve")
-                .args(["-S", "cli", "-S", "http"])
-                .arg("--dir")
+            cmd.arg("serve").args(["-S", "cli", "-S", "http"]);
+            if host == Host::WasmtimeKv {
+                // `extra` may add `-S keyvalue-in-memory-data=KEY=VALUE` presets.
+                cmd.args(["-S", "keyvalue"]);
+            }
+            cmd.arg("--dir")
                 .arg(format!("{}::/workspace", ws.path().display()))
                 .arg("--env")
                 .arg(format!("OPENAI_BASE_URL={openai_base}"))
@@ -86,7 +123,7 @@ pub fn serve_command(
     ] {
         cmd.env_remove(k);
     }
-    if host == Host::Wasmtime {
+    if host.is_wasmtime() {
         cmd.env_remove("OPENAI_API_KEY")
             .env_remove("OPENAI_BASE_URL");
     }
@@ -112,7 +149,7 @@ impl Serve {
     }
 
     pub fn start_at(host: Host, ws: &Workspace, openai_base: &str, extra: &[&str]) -> Serve {
-        Self::launch(host, &edge_wasm(), ws, openai_base, extra)
+        Self::launch(host, &host.module(), ws, openai_base, extra)
     }
 
     /// Serves `module` (any `wasi:http/proxy` component) instead of the edge build.
