@@ -10,6 +10,7 @@ pub mod files;
 pub mod guarded;
 pub mod http;
 pub mod inspect;
+pub mod kv;
 pub mod limits;
 pub mod plugins;
 pub mod policy;

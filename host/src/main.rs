@@ -76,6 +76,10 @@ enum Cmd {
         /// Require `Authorization: Bearer TOKEN` on the MCP endpoint `/mcp`.
         #[arg(long, value_name = "TOKEN")]
         mcp_token: Option<String>,
+        /// The key-value build's store behind wasi:keyvalue: `memory` (this
+        /// process) or `redis://HOST:PORT/DB` (shared by every instance on it).
+        #[arg(long, value_name = "memory|redis://HOST:PORT/DB")]
+        store: Option<String>,
     },
 }
 
@@ -325,6 +329,7 @@ async fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
             host,
             listen,
             mcp_token,
+            store,
         } => {
             let mut policy = host.policy()?;
             // The guest's MCP server checks it (crate::mcp::server in the
@@ -336,9 +341,14 @@ async fn dispatch(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
                 }
             }
             let engine = runtime::engine(true)?;
+            let store = match store {
+                Some(spec) => Some(wasiclaw_host::kv::Store::open(&spec).await?),
+                None => None,
+            };
             let (component, origin, toolbox) = ctx.guest(&engine, &policy, true).await?;
             eprintln!("wasiclaw: serving {origin} on http://{listen}");
-            wasiclaw_host::serve::serve(engine, &component, policy, &listen, toolbox).await?;
+            wasiclaw_host::serve::serve(engine, &component, policy, &listen, toolbox, store)
+                .await?;
             Ok(0)
         }
     }

@@ -15,6 +15,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::files;
 use crate::http::HostHttp;
+use crate::kv;
 use crate::limits::{self, Limiter};
 use crate::plugins::{self, Router, Toolbox};
 use crate::policy::HostPolicy;
@@ -29,6 +30,9 @@ pub struct HostState {
     /// The agent's `tools` import when the host answers it (plugin mode);
     /// `None` for the composed module, whose tools are inside it.
     pub tools: Option<Box<Router>>,
+    /// The `wasi:keyvalue` store (`serve --store`); `None`: `open` fails
+    /// saying how to give one.
+    pub kv: Option<kv::Store>,
 }
 
 impl WasiView for HostState {
@@ -108,6 +112,10 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     let mut l = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut l)?;
+    kv::add_to_linker(&mut l, |s: &mut HostState| kv::KvView {
+        table: &mut s.table,
+        store: s.kv.as_ref(),
+    })?;
     Ok(l)
 }
 
@@ -139,6 +147,7 @@ pub fn store(
         hooks: HostHttp::new(policy.clone(), session),
         limiter: Limiter::new(policy.memory_limit_bytes),
         tools: None,
+        kv: None,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);

@@ -2,7 +2,10 @@
 //! behind a local HTTP/1.1 server. The component is pre-instantiated once
 //! (`ProxyPre`, pooling allocator) and instantiated afresh per request;
 //! requests naming the same session are served one at a time, because turns
-//! of one session read and rewrite the same session file.
+//! of one session read and rewrite the same session file. With `--store`
+//! the guest also gets `wasi:keyvalue` on that store (crate::kv), which the
+//! key-value build keeps its sessions and memory in, so processes on one
+//! Redis serve a session interchangeably.
 //!
 //! Every response the guest produces carries a W3C `Server-Timing` header,
 //! e.g. `server-timing: instantiate;dur=0.412, guest;dur=3.100` (milliseconds),
@@ -27,6 +30,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
+use crate::kv;
 use crate::limits;
 use crate::plugins::Toolbox;
 use crate::policy::HostPolicy;
@@ -63,6 +67,8 @@ pub struct Server {
     sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Plugin mode: the uncomposed edge agent, its tools answered by the host.
     toolbox: Option<Arc<Toolbox>>,
+    /// `--store`: the key-value store every request's guest shares.
+    kv: Option<kv::Store>,
 }
 
 impl Server {
@@ -95,7 +101,27 @@ impl Server {
             policy,
             sessions: Mutex::new(HashMap::new()),
             toolbox,
+            kv: None,
         }))
+    }
+
+    /// The same server with `store` behind the guest's `wasi:keyvalue`.
+    /// A component that imports `wasi:keyvalue` cannot be served without
+    /// one: it is refused here, at start, rather than on every request.
+    pub fn with_store(
+        server: Arc<Server>,
+        component: &Component,
+        store: Option<kv::Store>,
+    ) -> anyhow::Result<Arc<Server>> {
+        if store.is_none() && kv::imports_keyvalue(&server.engine, component) {
+            anyhow::bail!(
+                "the module imports wasi:keyvalue (the key-value build): pass --store memory or --store redis://HOST:PORT/DB"
+            );
+        }
+        let mut server =
+            Arc::try_unwrap(server).map_err(|_| anyhow::anyhow!("the server is already shared"))?;
+        server.kv = store;
+        Ok(Arc::new(server))
     }
 
     fn session_lock(&self, session: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -140,6 +166,7 @@ impl Server {
         if let Some(tb) = &self.toolbox {
             store.data_mut().tools = Some(Box::new(tb.router(&[], &session)));
         }
+        store.data_mut().kv = self.kv.clone();
         let hit = store.data().limiter.hit_flag();
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let req = store
@@ -293,8 +320,10 @@ pub async fn serve(
     policy: Arc<HostPolicy>,
     listen: &str,
     toolbox: Option<Arc<Toolbox>>,
+    store: Option<kv::Store>,
 ) -> anyhow::Result<()> {
     let server = Server::with_toolbox(engine, component, policy, toolbox)?;
+    let server = Server::with_store(server, component, store)?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;

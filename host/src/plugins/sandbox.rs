@@ -94,6 +94,7 @@ impl Plugin {
             hooks: HostHttp::new(self.policy.clone(), session),
             limiter: Limiter::new(self.spec.memory_bytes),
             tools: None,
+            kv: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
