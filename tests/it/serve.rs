@@ -267,8 +267,10 @@ fn session_persists_across_requests_by_user_and_header(host: Host) {
             .any(|t| matches!(t, Turn::User(u) if u.contains("42"))),
         "sessions are separate: {bob:#?}"
     );
-    assert_eq!(assert_jsonl(&ws, "sessions/alice.jsonl").len(), 4);
-    assert_jsonl(&ws, "sessions/bob.jsonl");
+    if !host.is_kv() {
+        assert_eq!(assert_jsonl(&ws, "sessions/alice.jsonl").len(), 4);
+        assert_jsonl(&ws, "sessions/bob.jsonl");
+    }
 }
 
 fn tool_calling_turn_writes_the_workspace(host: Host) {
@@ -328,6 +330,19 @@ fn the_model_cannot_overwrite_its_session(host: Host) {
         is_tool_error(&result, err) && result.contains("belongs to the agent"),
         "{result}"
     );
+    if host.is_kv() {
+        // The history is in the store: the refused turn's request carried it.
+        let users: Vec<String> = reqs[2]
+            .conversation()
+            .into_iter()
+            .filter_map(|t| match t {
+                Turn::User(u) => Some(u),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(users, ["The code word is heron.", "Wipe it"]);
+        return;
+    }
     let said: Vec<Value> = assert_jsonl(&ws, "sessions/alice.jsonl");
     let said: Vec<&str> = said.iter().filter_map(|l| l["content"].as_str()).collect();
     assert_eq!(said.len(), 6, "{said:?}");
@@ -491,16 +506,18 @@ fn concurrent_turns_of_one_session_both_land(host: Host) {
             .collect()
     });
     assert_eq!(statuses, [200, 200], "{}", s.log());
-    let lines = assert_jsonl(&ws, "sessions/shared.jsonl");
-    assert_eq!(lines.len(), 4, "{lines:?}");
-    let text: String = lines.iter().map(|l| l.to_string()).collect();
-    assert!(
-        text.contains("\"one\"") && text.contains("\"two\""),
-        "{text}"
-    );
+    if !host.is_kv() {
+        let lines = assert_jsonl(&ws, "sessions/shared.jsonl");
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        let text: String = lines.iter().map(|l| l.to_string()).collect();
+        assert!(
+            text.contains("\"one\"") && text.contains("\"two\""),
+            "{text}"
+        );
+    }
     let reqs = chats(&server);
     assert_eq!(reqs.len(), 2);
-    if host == Host::Wasiclaw {
+    if matches!(host, Host::Wasiclaw | Host::WasiclawKv) {
         let users_seen = reqs[1]
             .conversation()
             .iter()

@@ -12,8 +12,11 @@ use super::{content, user};
 // The scenarios of the edge suite that do not carry state across requests
 // (wasmtime serve gives every request a fresh in-memory store).
 use super::{
-    healthz_routes_and_bad_requests, non_streaming_completion_has_the_openai_schema,
-    provider_failure_is_a_502_with_an_openai_error, streaming_completion_reassembles_to_the_reply,
+    concurrent_turns_of_one_session_both_land, healthz_routes_and_bad_requests,
+    non_streaming_completion_has_the_openai_schema, official_openai_python_client,
+    provider_failure_is_a_502_with_an_openai_error,
+    session_persists_across_requests_by_user_and_header,
+    streaming_completion_reassembles_to_the_reply, the_model_cannot_overwrite_its_session,
     tool_calling_turn_writes_the_workspace,
 };
 use crate::harness::*;
@@ -25,6 +28,21 @@ under_each!(
     streaming_completion_reassembles_to_the_reply,
     tool_calling_turn_writes_the_workspace,
     provider_failure_is_a_502_with_an_openai_error,
+);
+
+// The whole edge suite on the key-value build under `wasiclaw serve
+// --store memory`, whose store outlives the request: history carries.
+under_each!(
+    [wasiclaw_serve_kv = super::Host::WasiclawKv];
+    healthz_routes_and_bad_requests,
+    non_streaming_completion_has_the_openai_schema,
+    streaming_completion_reassembles_to_the_reply,
+    session_persists_across_requests_by_user_and_header,
+    tool_calling_turn_writes_the_workspace,
+    the_model_cannot_overwrite_its_session,
+    provider_failure_is_a_502_with_an_openai_error,
+    official_openai_python_client,
+    concurrent_turns_of_one_session_both_land,
 );
 
 /// The session `name` was saved where this host's build keeps sessions: a
@@ -100,6 +118,11 @@ fn the_session_is_read_from_the_store_by_its_documented_keys() {
             .any(|t| matches!(t, Turn::Assistant { text, .. } if text.is_empty())),
         "{conv:#?}"
     );
+    // The guest's stderr reaches the log on its own thread: wait for it.
+    let t0 = std::time::Instant::now();
+    while !s.log().contains("warning: session/alice/3 line 1") && t0.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let log = s.log();
     assert!(
         log.contains("warning: session/alice/3 line 1") && !log.contains("session/alice/2"),
@@ -189,4 +212,34 @@ fn wasmtime_serve_starts_every_request_from_the_presets() {
     }
     let second = chats(&server)[1].conversation();
     assert_eq!(users(&second), ["second"], "{second:#?}");
+}
+
+/// `wasiclaw serve` refuses, at start and saying what to pass, the
+/// key-value build without `--store`, and a `--store` it cannot use.
+#[test]
+fn wasiclaw_serve_needs_a_usable_store_for_the_key_value_build() {
+    let ws = Workspace::new();
+    for (extra, says) in [
+        (&[][..], "pass --store memory or --store redis://"),
+        (
+            &["--store", "mysql://db"][..],
+            "expected `memory` or `redis://HOST:PORT/DB`",
+        ),
+        (
+            &["--store", "redis://127.0.0.1:9/0"][..],
+            "cannot reach redis",
+        ),
+    ] {
+        let mut cmd = std::process::Command::new(wasiclaw_bin());
+        cmd.arg("--module")
+            .arg(super::server::kv_wasm())
+            .arg("--cache-dir")
+            .arg(cache_dir())
+            .args(["serve", "--listen", "127.0.0.1:0", "--workspace"])
+            .arg(ws.path())
+            .args(extra);
+        let out = run_command(cmd);
+        assert_ne!(out.code, Some(0), "{extra:?}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{extra:?}: {}", out.stderr);
+    }
 }

@@ -48,6 +48,9 @@ pub enum Host {
     /// The real `wasmtime serve -Skeyvalue` running the key-value build
     /// (sessions and memory in wasi:keyvalue; a fresh store per request).
     WasmtimeKv,
+    /// `wasiclaw serve --store memory` running the key-value build: the
+    /// store lives as long as the process.
+    WasiclawKv,
 }
 
 impl Host {
@@ -58,7 +61,7 @@ impl Host {
 
     /// Whether the guest keeps its state in wasi:keyvalue, not the workspace.
     pub fn is_kv(self) -> bool {
-        matches!(self, Host::WasmtimeKv)
+        matches!(self, Host::WasmtimeKv | Host::WasiclawKv)
     }
 
     /// The build this host serves.
@@ -101,7 +104,7 @@ pub fn serve_command(
                 .arg(module);
             cmd
         }
-        Host::Wasiclaw => {
+        Host::Wasiclaw | Host::WasiclawKv => {
             let mut cmd = Command::new(wasiclaw_bin());
             cmd.arg("--module")
                 .arg(module)
@@ -112,6 +115,11 @@ pub fn serve_command(
                 .args(extra)
                 .env("OPENAI_BASE_URL", openai_base)
                 .env("OPENAI_API_KEY", OPENAI_KEY);
+            // The key-value build needs a store: this process's own unless
+            // the test names one (a Redis).
+            if host == Host::WasiclawKv && !extra.contains(&"--store") {
+                cmd.args(["--store", "memory"]);
+            }
             cmd
         }
     };
