@@ -15,6 +15,7 @@ mod memory_skills;
 mod parsers;
 mod plugins;
 mod provider_tls;
+mod redis;
 mod secrets;
 mod serve;
 mod vector;

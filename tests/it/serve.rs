@@ -3,6 +3,7 @@
 //! OpenAI-compatible chat completions (JSON and SSE), sessions, tools, bad
 //! requests, and the official `openai` Python client.
 
+mod fleet;
 mod kv;
 pub mod server;
 mod sessions;

@@ -219,6 +219,13 @@ impl Serve {
         }
     }
 
+    /// Kills the server process now (SIGKILL), as a crash or an operator
+    /// would: whatever it was doing stops mid-way.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Whether the server process is still running.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
