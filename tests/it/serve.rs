@@ -4,6 +4,7 @@
 //! requests, and the official `openai` Python client.
 
 mod fleet;
+mod jco;
 mod kv;
 pub mod server;
 mod sessions;

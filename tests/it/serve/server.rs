@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wasiclaw_tests::MockServer;
 
-use crate::harness::{cache_dir, repo_root, wasiclaw_bin, wasmtime, Workspace, OPENAI_KEY};
+use crate::harness::{
+    cache_dir, cargo_tool, repo_root, wasiclaw_bin, wasmtime, Workspace, OPENAI_KEY,
+};
 
 /// Cold start compiles the component; a hang still fails.
 const STARTUP: Duration = Duration::from_secs(180);
@@ -51,6 +53,10 @@ pub enum Host {
     /// `wasiclaw serve --store memory` running the key-value build: the
     /// store lives as long as the process.
     WasiclawKv,
+    /// `jco serve` on Node.js (the Bytecode Alliance's JavaScript host),
+    /// the workspace preopened by scripts/jco-preopen.mjs from
+    /// `WASICLAW_WORKSPACE`; the guest's environment is jco's own.
+    Jco,
 }
 
 impl Host {
@@ -102,6 +108,18 @@ pub fn serve_command(
                 .args(["--addr", &listen])
                 .args(extra)
                 .arg(module);
+            cmd
+        }
+        Host::Jco => {
+            assert!(extra.is_empty(), "extra flags are for wasiclaw serve");
+            let mut cmd = Command::new(cargo_tool("jco"));
+            cmd.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+                .arg("--jco-import")
+                .arg(repo_root().join("scripts/jco-preopen.mjs"))
+                .arg(module)
+                .env("WASICLAW_WORKSPACE", ws.path())
+                .env("OPENAI_BASE_URL", openai_base)
+                .env("OPENAI_API_KEY", OPENAI_KEY);
             cmd
         }
         Host::Wasiclaw | Host::WasiclawKv => {
