@@ -36,6 +36,16 @@ mod generated {
 
 use generated::wasi::keyvalue::{atomics, batch, store as wit};
 
+/// `KEYS[1]` still absent (`ARGV[1]` 0) or equal to `ARGV[2]` (`ARGV[1]`
+/// 1): set it to `ARGV[3]` and answer 1; otherwise 0.
+const SWAP_SCRIPT: &str = "local v = redis.call('GET', KEYS[1]) \
+if (ARGV[1] == '0' and v == false) or (ARGV[1] == '1' and v == ARGV[2]) then \
+redis.call('SET', KEYS[1], ARGV[3]) return 1 end return 0";
+
+/// What `open` says on a host started without `--store`.
+pub(crate) const NO_STORE: &str =
+    "this host has no key-value store: start wasiclaw serve with --store memory or --store redis://HOST:PORT/DB";
+
 /// How long one store operation may take, connecting included.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Keys per `list-keys` page.
@@ -132,14 +142,14 @@ impl Store {
         m.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         match self {
             Store::Memory(m) => Ok(Self::memory(m).get(key).cloned()),
             Store::Redis(c) => bounded(c.clone().get(key)).await,
         }
     }
 
-    async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+    pub(crate) async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
         match self {
             Store::Memory(m) => {
                 Self::memory(m).insert(key.to_string(), value.to_vec());
@@ -149,7 +159,7 @@ impl Store {
         }
     }
 
-    async fn delete(&self, key: &str) -> Result<(), KvError> {
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), KvError> {
         match self {
             Store::Memory(m) => {
                 Self::memory(m).remove(key);
@@ -159,19 +169,25 @@ impl Store {
         }
     }
 
-    async fn exists(&self, key: &str) -> Result<bool, KvError> {
+    pub(crate) async fn exists(&self, key: &str) -> Result<bool, KvError> {
         match self {
             Store::Memory(m) => Ok(Self::memory(m).contains_key(key)),
             Store::Redis(c) => bounded(c.clone().exists(key)).await,
         }
     }
 
-    /// Atomic across every process on the store: Redis's `INCRBY`, or the
-    /// map under its lock. Counters are decimal text in both.
+    /// The draft's unsigned increment (see [`Store::increment_signed`]).
     async fn increment(&self, key: &str, delta: u64) -> Result<u64, KvError> {
         let delta = i64::try_from(delta)
             .map_err(|_| KvError::Other(format!("increment by {delta}: above {}", i64::MAX)))?;
-        let n: i64 = match self {
+        let n = self.increment_signed(key, delta).await?;
+        u64::try_from(n).map_err(|_| KvError::Other(format!("{key} is negative ({n})")))
+    }
+
+    /// Atomic across every process on the store: Redis's `INCRBY`, or the
+    /// map under its lock. Counters are decimal text in both.
+    pub(crate) async fn increment_signed(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        Ok(match self {
             Store::Memory(m) => {
                 let mut map = Self::memory(m);
                 let v = map.entry(key.to_string()).or_insert_with(|| b"0".to_vec());
@@ -186,13 +202,48 @@ impl Store {
                 n
             }
             Store::Redis(c) => bounded(c.clone().incr(key, delta)).await?,
-        };
-        u64::try_from(n).map_err(|_| KvError::Other(format!("{key} is negative ({n})")))
+        })
+    }
+
+    /// Writes `value` if `key` still holds `seen` (`None`: absent), in one
+    /// atomic step; `Ok(false)` if it does not.
+    pub(crate) async fn swap(
+        &self,
+        key: &str,
+        seen: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, KvError> {
+        match self {
+            Store::Memory(m) => {
+                let mut map = Self::memory(m);
+                if map.get(key).map(Vec::as_slice) != seen {
+                    return Ok(false);
+                }
+                map.insert(key.to_string(), value.to_vec());
+                Ok(true)
+            }
+            Store::Redis(c) => {
+                // Compare and set inside Redis: a script runs atomically,
+                // and needs no WATCH on a connection of its own.
+                let mut cmd = redis::cmd("EVAL");
+                cmd.arg(SWAP_SCRIPT)
+                    .arg(1)
+                    .arg(key)
+                    .arg(if seen.is_some() { "1" } else { "0" })
+                    .arg(seen.unwrap_or_default())
+                    .arg(value);
+                let done: i64 = bounded(cmd.query_async(&mut c.clone())).await?;
+                Ok(done == 1)
+            }
+        }
     }
 
     /// One page of keys; the cursor is an offset (memory) or Redis's SCAN
     /// cursor, `None` when the listing is complete.
-    async fn list_keys(&self, cursor: Option<u64>) -> Result<(Vec<String>, Option<u64>), KvError> {
+    pub(crate) async fn list_keys(
+        &self,
+        cursor: Option<u64>,
+    ) -> Result<(Vec<String>, Option<u64>), KvError> {
         match self {
             Store::Memory(m) => {
                 let map = Self::memory(m);
@@ -252,9 +303,7 @@ impl KvView<'_> {
 impl wit::Host for KvView<'_> {
     async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, KvError> {
         let Some(store) = self.store else {
-            return Err(KvError::Other(
-                "this host has no key-value store: start wasiclaw serve with --store memory or --store redis://HOST:PORT/DB".into(),
-            ));
+            return Err(KvError::Other(NO_STORE.into()));
         };
         if !identifier.is_empty() {
             return Err(KvError::NoSuchStore);
@@ -410,6 +459,67 @@ mod tests {
         assert_eq!(seen, 2502);
         s.delete("text").await.expect("delete");
         assert!(!s.exists("text").await.expect("exists"));
+    }
+
+    /// draft2's compare-and-swap on both stores: a swap writes only over
+    /// the value it expects (absence included), on Redis through the script.
+    #[tokio::test]
+    async fn swap_compares_then_sets_on_memory_and_redis() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("wasiclaw-kv-swap-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("redis dir");
+        let mut redis = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is required (scripts/setup installs it)");
+        let url = format!("redis://127.0.0.1:{port}/0");
+        let mut on_redis = None;
+        for _ in 0..100 {
+            if let Ok(s) = Store::open(&url).await {
+                on_redis = Some(s);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let stores = [
+            Store::open("memory").await.expect("memory"),
+            on_redis.expect("redis-server did not start"),
+        ];
+        for s in &stores {
+            assert!(
+                s.swap("k", None, b"one").await.expect("swap"),
+                "absent as expected"
+            );
+            assert!(
+                !s.swap("k", None, b"two").await.expect("swap"),
+                "no longer absent"
+            );
+            assert!(!s.swap("k", Some(b"zero"), b"two").await.expect("swap"));
+            assert!(s.swap("k", Some(b"one"), b"two").await.expect("swap"));
+            assert_eq!(s.get("k").await.ok().flatten(), Some(b"two".to_vec()));
+            assert_eq!(s.increment_signed("n", -3).await.ok(), Some(-3));
+            assert!(
+                s.increment("n", 1).await.is_err(),
+                "a negative counter is no u64"
+            );
+        }
+        let _ = redis.kill();
+        let _ = redis.wait();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ pub mod guarded;
 pub mod http;
 pub mod inspect;
 pub mod kv;
+pub mod kv_draft2;
 pub mod limits;
 pub mod plugins;
 pub mod policy;

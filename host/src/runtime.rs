@@ -116,6 +116,10 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
         table: &mut s.table,
         store: s.kv.as_ref(),
     })?;
+    crate::kv_draft2::add_to_linker(&mut l, |s: &mut HostState| crate::kv_draft2::View {
+        table: &mut s.table,
+        store: s.kv.as_ref(),
+    })?;
     Ok(l)
 }
 
