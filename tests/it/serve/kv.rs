@@ -45,6 +45,45 @@ under_each!(
     concurrent_turns_of_one_session_both_land,
 );
 
+// The key-value build behind the draft2 adapter (only draft2 imported)
+// under `wasiclaw serve`, which implements draft2 too: the scenarios that
+// need the store to carry history across requests.
+under_each!(
+    [wasiclaw_serve_kv_draft2 = super::Host::WasiclawKvDraft2];
+    non_streaming_completion_has_the_openai_schema,
+    session_persists_across_requests_by_user_and_header,
+    tool_calling_turn_writes_the_workspace,
+    official_openai_python_client,
+    concurrent_turns_of_one_session_both_land,
+);
+
+/// The adapted build imports wasi:keyvalue@0.2.0-draft2 and nothing of
+/// the draft: it links where only draft2 exists.
+#[test]
+fn the_draft2_build_imports_only_draft2() {
+    let out = std::process::Command::new(cargo_tool("wasm-tools"))
+        .args(["component", "wit"])
+        .arg(super::server::kv_draft2_wasm())
+        .output()
+        .expect("run wasm-tools");
+    let wit = String::from_utf8_lossy(&out.stdout);
+    let kv: Vec<&str> = wit
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            (l.starts_with("import ") || l.starts_with("export ")) && l.contains("wasi:keyvalue")
+        })
+        .collect();
+    assert_eq!(
+        kv,
+        [
+            "import wasi:keyvalue/store@0.2.0-draft2;",
+            "import wasi:keyvalue/atomics@0.2.0-draft2;"
+        ],
+        "{wit}"
+    );
+}
+
 /// The session `name` was saved where this host's build keeps sessions: a
 /// JSONL file in the workspace, or (key-value build) not in the workspace.
 pub fn assert_session_saved(host: Host, ws: &Workspace, name: &str) {

@@ -40,6 +40,16 @@ pub fn kv_wasm() -> PathBuf {
     p
 }
 
+/// The key-value build behind the draft2 adapter, `dist/wasiclaw-kv-draft2.wasm`.
+pub fn kv_draft2_wasm() -> PathBuf {
+    let p = repo_root().join("dist/wasiclaw-kv-draft2.wasm");
+    assert!(
+        p.is_file(),
+        "dist/wasiclaw-kv-draft2.wasm missing: run scripts/build first"
+    );
+    p
+}
+
 /// Which server runs the edge build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Host {
@@ -53,6 +63,10 @@ pub enum Host {
     /// `wasiclaw serve --store memory` running the key-value build: the
     /// store lives as long as the process.
     WasiclawKv,
+    /// `wasiclaw serve --store memory` running the key-value build behind
+    /// the draft2 adapter (imports only wasi:keyvalue@0.2.0-draft2, as a
+    /// Spin app would).
+    WasiclawKvDraft2,
     /// `jco serve` on Node.js (the Bytecode Alliance's JavaScript host),
     /// the workspace preopened by scripts/jco-preopen.mjs from
     /// `WASICLAW_WORKSPACE`; the guest's environment is jco's own.
@@ -67,15 +81,18 @@ impl Host {
 
     /// Whether the guest keeps its state in wasi:keyvalue, not the workspace.
     pub fn is_kv(self) -> bool {
-        matches!(self, Host::WasmtimeKv | Host::WasiclawKv)
+        matches!(
+            self,
+            Host::WasmtimeKv | Host::WasiclawKv | Host::WasiclawKvDraft2
+        )
     }
 
     /// The build this host serves.
     pub fn module(self) -> PathBuf {
-        if self.is_kv() {
-            kv_wasm()
-        } else {
-            edge_wasm()
+        match self {
+            Host::WasiclawKvDraft2 => kv_draft2_wasm(),
+            _ if self.is_kv() => kv_wasm(),
+            _ => edge_wasm(),
         }
     }
 }
@@ -122,7 +139,7 @@ pub fn serve_command(
                 .env("OPENAI_API_KEY", OPENAI_KEY);
             cmd
         }
-        Host::Wasiclaw | Host::WasiclawKv => {
+        Host::Wasiclaw | Host::WasiclawKv | Host::WasiclawKvDraft2 => {
             let mut cmd = Command::new(wasiclaw_bin());
             cmd.arg("--module")
                 .arg(module)
@@ -135,7 +152,7 @@ pub fn serve_command(
                 .env("OPENAI_API_KEY", OPENAI_KEY);
             // The key-value build needs a store: this process's own unless
             // the test names one (a Redis).
-            if host == Host::WasiclawKv && !extra.contains(&"--store") {
+            if host.is_kv() && !extra.contains(&"--store") {
                 cmd.args(["--store", "memory"]);
             }
             cmd
