@@ -12,6 +12,7 @@ mod host;
 mod limits;
 mod mcp;
 mod memory_skills;
+mod named_workspace;
 mod parsers;
 mod plugins;
 mod provider_tls;

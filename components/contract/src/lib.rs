@@ -36,6 +36,33 @@ pub fn pick_workspace<T>(preopens: &[(T, impl AsRef<str>)]) -> Option<usize> {
     Some(at.unwrap_or(0))
 }
 
+/// The workspace a user named with [`env::WORKSPACE`] (a guest path): the
+/// preopen mounted there, or the deepest preopen that contains it, with the
+/// path of the workspace inside that preopen (`""`: the preopen itself).
+/// `None` when no preopen contains it, or when it has `.` or `..`
+/// components (a name, not a way out of a preopen). Lets hosts that cannot
+/// mount a directory at [`WORKSPACE_MOUNT`] (jco on Node.js), or that
+/// preopen a parent directory, still confine the agent to the workspace.
+pub fn find_workspace<'a, T>(
+    preopens: &[(T, impl AsRef<str>)],
+    named: &'a str,
+) -> Option<(usize, &'a str)> {
+    let want = named.trim_end_matches('/');
+    if want.split('/').any(|c| c == "." || c == "..") {
+        return None;
+    }
+    let mut best: Option<(usize, usize)> = None;
+    for (i, (_, name)) in preopens.iter().enumerate() {
+        let p = name.as_ref().trim_end_matches('/');
+        let inside =
+            want == p || (want.starts_with(p) && want.as_bytes().get(p.len()) == Some(&b'/'));
+        if inside && best.is_none_or(|(_, len)| p.len() > len) {
+            best = Some((i, p.len()));
+        }
+    }
+    best.map(|(i, len)| (i, want.get(len..).unwrap_or("").trim_start_matches('/')))
+}
+
 /// The request header that names the session of an edge request.
 pub const SESSION_HEADER: &str = "x-wasiclaw-session";
 
@@ -57,6 +84,9 @@ pub mod env {
     /// then sends that provider's calls without a key of its own, even to
     /// the default base URL, which it otherwise refuses without one.
     pub const HOST_AUTH: &str = "WASICLAW_HOST_AUTH";
+    /// The workspace by its guest path, for hosts that cannot mount it at
+    /// `/workspace` ([`crate::find_workspace`]).
+    pub const WORKSPACE: &str = "WASICLAW_WORKSPACE";
     /// What a host may pass through from its own environment to the guest
     /// as it is (keys never: a host that holds them injects them).
     pub const PASSED_THROUGH: [&str; 3] = [PROVIDER, MODEL, EMBEDDING_MODEL];

@@ -106,3 +106,31 @@ fn the_workspace_preopen() {
     );
     assert_eq!(pick_workspace(&[((), "/data"), ((), "/tmp")]), Some(0));
 }
+
+#[test]
+fn a_named_workspace_is_found_in_or_under_a_preopen() {
+    use crate::find_workspace;
+    let pre = [((), "/"), ((), "/srv"), ((), "/srv/ws/"), ((), "/tmp")];
+    assert_eq!(find_workspace(&pre, "/srv/ws"), Some((2, "")));
+    assert_eq!(find_workspace(&pre, "/srv/ws/"), Some((2, "")));
+    assert_eq!(
+        find_workspace(&pre, "/srv/ws/deep/er"),
+        Some((2, "deep/er"))
+    );
+    assert_eq!(find_workspace(&pre, "/srv/other"), Some((1, "other")));
+    assert_eq!(
+        find_workspace(&pre, "/srvx/a"),
+        Some((0, "srvx/a")),
+        "a prefix only at a /"
+    );
+    assert_eq!(find_workspace(&pre, "/home/me/ws"), Some((0, "home/me/ws")));
+    assert_eq!(find_workspace(&pre, "/"), Some((0, "")));
+    assert_eq!(
+        find_workspace(&pre[1..], "/home/me"),
+        None,
+        "outside every preopen"
+    );
+    assert_eq!(find_workspace(&pre, "/srv/ws/../.."), None);
+    assert_eq!(find_workspace(&pre, "/srv/./ws"), None);
+    assert_eq!(find_workspace(&[((), "ws")], "ws/sub"), Some((0, "sub")));
+}

@@ -73,7 +73,34 @@ struct Wasi {
 impl Wasi {
     fn new() -> Wasi {
         let mut dirs = wasi::filesystem::preopens::get_directories();
-        let ws = wasiclaw_contract::pick_workspace(&dirs).map(|at| dirs.swap_remove(at));
+        let named = wasi::cli::environment::get_environment()
+            .into_iter()
+            .find(|(k, v)| k == wasiclaw_contract::env::WORKSPACE && !v.is_empty())
+            .map(|(_, v)| v);
+        let ws = match named {
+            // As the agent resolves it (agent/src/wasm/mod.rs, `workspace`):
+            // the directory WASICLAW_WORKSPACE names, inside its preopen;
+            // none (every file tool then says so) when it is not there.
+            Some(named) => {
+                wasiclaw_contract::find_workspace(&dirs, &named).and_then(|(at, inside)| {
+                    let (dir, _) = dirs.swap_remove(at);
+                    let dir = if inside.is_empty() {
+                        dir
+                    } else {
+                        dir.open_at(
+                            PathFlags::empty(),
+                            inside,
+                            OpenFlags::DIRECTORY,
+                            DescriptorFlags::READ | DescriptorFlags::MUTATE_DIRECTORY,
+                        )
+                        .ok()?
+                    };
+                    let name = named.trim_end_matches('/');
+                    Some((dir, String::from(if name.is_empty() { "/" } else { name })))
+                })
+            }
+            None => wasiclaw_contract::pick_workspace(&dirs).map(|at| dirs.swap_remove(at)),
+        };
         Wasi {
             ws,
             #[cfg(feature = "kv")]

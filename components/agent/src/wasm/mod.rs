@@ -108,9 +108,46 @@ impl crate::http::Clock for WasiClock {
     }
 }
 
-/// `/workspace` when preopened, else the first preopen.
+/// The directory `WASICLAW_WORKSPACE` names, inside the preopen that holds
+/// it (hosts that cannot mount it at `/workspace`: jco); else `/workspace`
+/// when preopened, else the first preopen.
 fn workspace() -> (Result<String, String>, io::WasiFiles) {
     let mut dirs = wasi::filesystem::preopens::get_directories();
+    if let Some(named) = env_var(wasiclaw_contract::env::WORKSPACE).filter(|w| !w.is_empty()) {
+        let none = |why: &str| {
+            (
+                Err(cat!(
+                    wasiclaw_contract::env::WORKSPACE,
+                    "=",
+                    named,
+                    ": ",
+                    why
+                )),
+                io::WasiFiles { dir: None },
+            )
+        };
+        let Some((at, inside)) = wasiclaw_contract::find_workspace(&dirs, &named) else {
+            return none("not inside any preopened directory");
+        };
+        let (dir, _) = dirs.swap_remove(at);
+        let dir = if inside.is_empty() {
+            dir
+        } else {
+            use wasi::filesystem::types::{DescriptorFlags as D, OpenFlags, PathFlags};
+            match dir.open_at(
+                PathFlags::empty(),
+                inside,
+                OpenFlags::DIRECTORY,
+                D::READ | D::MUTATE_DIRECTORY,
+            ) {
+                Ok(d) => d,
+                Err(_) => return none("cannot be opened as a directory"),
+            }
+        };
+        let name = named.trim_end_matches('/');
+        let name = if name.is_empty() { "/" } else { name };
+        return (Ok(name.to_string()), io::WasiFiles { dir: Some(dir) });
+    }
     let Some(at) = wasiclaw_contract::pick_workspace(&dirs) else {
         let why = "no workspace directory: run with --dir <dir>::/workspace".to_string();
         return (Err(why), io::WasiFiles { dir: None });
