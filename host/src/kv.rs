@@ -169,6 +169,35 @@ impl Store {
         }
     }
 
+    /// `batch.get-many` of both drafts: the keys that exist, in order.
+    pub(crate) async fn get_many(
+        &self,
+        keys: Vec<String>,
+    ) -> Result<Vec<Option<(String, Vec<u8>)>>, KvError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let v = self.get(&key).await?;
+            out.push(v.map(|v| (key, v)));
+        }
+        Ok(out)
+    }
+
+    /// `batch.set-many` of both drafts (not atomic: neither draft asks it).
+    pub(crate) async fn set_many(&self, kvs: Vec<(String, Vec<u8>)>) -> Result<(), KvError> {
+        for (k, v) in kvs {
+            self.set(&k, &v).await?;
+        }
+        Ok(())
+    }
+
+    /// `batch.delete-many` of both drafts.
+    pub(crate) async fn delete_many(&self, keys: Vec<String>) -> Result<(), KvError> {
+        for k in keys {
+            self.delete(&k).await?;
+        }
+        Ok(())
+    }
+
     pub(crate) async fn exists(&self, key: &str) -> Result<bool, KvError> {
         match self {
             Store::Memory(m) => Ok(Self::memory(m).contains_key(key)),
@@ -375,13 +404,7 @@ impl batch::Host for KvView<'_> {
         b: Resource<Bucket>,
         keys: Vec<String>,
     ) -> Result<Vec<Option<(String, Vec<u8>)>>, KvError> {
-        let store = self.bucket(&b)?;
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            let v = store.get(&key).await?;
-            out.push(v.map(|v| (key, v)));
-        }
-        Ok(out)
+        self.bucket(&b)?.get_many(keys).await
     }
 
     async fn set_many(
@@ -389,19 +412,11 @@ impl batch::Host for KvView<'_> {
         b: Resource<Bucket>,
         kvs: Vec<(String, Vec<u8>)>,
     ) -> Result<(), KvError> {
-        let store = self.bucket(&b)?;
-        for (k, v) in kvs {
-            store.set(&k, &v).await?;
-        }
-        Ok(())
+        self.bucket(&b)?.set_many(kvs).await
     }
 
     async fn delete_many(&mut self, b: Resource<Bucket>, keys: Vec<String>) -> Result<(), KvError> {
-        let store = self.bucket(&b)?;
-        for k in keys {
-            store.delete(&k).await?;
-        }
-        Ok(())
+        self.bucket(&b)?.delete_many(keys).await
     }
 }
 

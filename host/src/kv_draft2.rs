@@ -189,13 +189,7 @@ impl batch::Host for View<'_> {
         b: Resource<Bucket>,
         keys: Vec<String>,
     ) -> Result<Vec<Option<(String, Vec<u8>)>>, KvError> {
-        let store = self.bucket(&b)?;
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            let v = store.get(&key).await?;
-            out.push(v.map(|v| (key, v)));
-        }
-        Ok(out)
+        self.bucket(&b)?.get_many(keys).await
     }
 
     async fn set_many(
@@ -203,19 +197,11 @@ impl batch::Host for View<'_> {
         b: Resource<Bucket>,
         kvs: Vec<(String, Vec<u8>)>,
     ) -> Result<(), KvError> {
-        let store = self.bucket(&b)?;
-        for (k, v) in kvs {
-            store.set(&k, &v).await?;
-        }
-        Ok(())
+        self.bucket(&b)?.set_many(kvs).await
     }
 
     async fn delete_many(&mut self, b: Resource<Bucket>, keys: Vec<String>) -> Result<(), KvError> {
-        let store = self.bucket(&b)?;
-        for k in keys {
-            store.delete(&k).await?;
-        }
-        Ok(())
+        self.bucket(&b)?.delete_many(keys).await
     }
 }
 
