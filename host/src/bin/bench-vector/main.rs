@@ -23,7 +23,7 @@ use anyhow::{bail, Context, Result};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use wasiclaw_host::vector_kernel::VectorKernel;
+use wasiclaw_host::vector_kernel::{IndexHandle, VectorKernel};
 use wasiclaw_vector::{Index, Metric, Params, Storage};
 
 mod anchor;
@@ -284,19 +284,85 @@ struct Run {
     load_s: f64,
 }
 
-fn run_native(
+/// One build of the kernel as the benchmark drives it: native or the
+/// component, measured by the same loop ([`measure`]).
+trait Kernel {
+    fn insert(&mut self, id: u64, v: &[f32]) -> Result<()>;
+    fn search(&mut self, q: &[f32], k: u32, ef: u32) -> Result<Vec<u64>>;
+    fn save(&mut self) -> Result<Vec<u8>>;
+    /// Loads a snapshot and drops it again (only its time is measured).
+    fn load(&mut self, bytes: &[u8]) -> Result<()>;
+}
+
+impl Kernel for Index {
+    fn insert(&mut self, id: u64, v: &[f32]) -> Result<()> {
+        Index::insert(self, id, v).map_err(|e| anyhow::anyhow!("native insert {id}: {e}"))
+    }
+
+    fn search(&mut self, q: &[f32], k: u32, ef: u32) -> Result<Vec<u64>> {
+        let hits =
+            Index::search(self, q, k, ef).map_err(|e| anyhow::anyhow!("native search: {e}"))?;
+        Ok(hits.iter().map(|h| h.id).collect())
+    }
+
+    fn save(&mut self) -> Result<Vec<u8>> {
+        Ok(Index::save(self))
+    }
+
+    fn load(&mut self, bytes: &[u8]) -> Result<()> {
+        Index::load(bytes).map_err(|e| anyhow::anyhow!("native load: {e}"))?;
+        Ok(())
+    }
+}
+
+/// An index inside the component, through the canonical ABI.
+struct InComponent {
+    kernel: VectorKernel,
+    idx: IndexHandle,
+}
+
+impl Kernel for InComponent {
+    fn insert(&mut self, id: u64, v: &[f32]) -> Result<()> {
+        self.kernel
+            .insert(self.idx, id, v)?
+            .map_err(|e| anyhow::anyhow!("component insert {id}: {e:?}"))
+    }
+
+    fn search(&mut self, q: &[f32], k: u32, ef: u32) -> Result<Vec<u64>> {
+        let hits = self
+            .kernel
+            .search(self.idx, q, k, ef)?
+            .map_err(|e| anyhow::anyhow!("component search: {e:?}"))?;
+        Ok(hits.iter().map(|h| h.id).collect())
+    }
+
+    fn save(&mut self) -> Result<Vec<u8>> {
+        self.kernel.save(self.idx)
+    }
+
+    fn load(&mut self, bytes: &[u8]) -> Result<()> {
+        let loaded = self
+            .kernel
+            .load_index(bytes)?
+            .map_err(|e| anyhow::anyhow!("component load: {e:?}"))?;
+        self.kernel.drop_index(loaded)
+    }
+}
+
+/// Builds the index from `base`, searches `queries` at every ef, then
+/// times a save and a load: the same loop for every build, so their
+/// figures differ only by the kernel.
+fn measure(
+    kernel: &mut dyn Kernel,
     a: &Args,
     base: &[f32],
     queries: &[f32],
     dims: usize,
     truth: &[Vec<u64>],
 ) -> Result<Run> {
-    let params = params(a);
-    let mut idx = Index::new(dims as u32, a.metric, params);
     let t = Instant::now();
     for (i, v) in base.chunks(dims).enumerate() {
-        idx.insert(i as u64, v)
-            .map_err(|e| anyhow::anyhow!("native insert {i}: {e}"))?;
+        kernel.insert(i as u64, v)?;
     }
     let mut run = Run {
         build_s: t.elapsed().as_secs_f64(),
@@ -306,22 +372,30 @@ fn run_native(
         let t = Instant::now();
         let mut res = Vec::new();
         for q in queries.chunks(dims) {
-            let hits = idx
-                .search(q, a.k as u32, ef)
-                .map_err(|e| anyhow::anyhow!("native search: {e}"))?;
-            res.push(hits.iter().map(|h| h.id).collect());
+            res.push(kernel.search(q, a.k as u32, ef)?);
         }
         let qps = res.len() as f64 / t.elapsed().as_secs_f64();
         run.searches.push((ef, recall(&res, truth), qps, res));
     }
     let t = Instant::now();
-    let bytes = idx.save();
+    let bytes = kernel.save()?;
     run.save_s = t.elapsed().as_secs_f64();
     run.snapshot_bytes = bytes.len();
     let t = Instant::now();
-    Index::load(&bytes).map_err(|e| anyhow::anyhow!("native load: {e}"))?;
+    kernel.load(&bytes)?;
     run.load_s = t.elapsed().as_secs_f64();
     Ok(run)
+}
+
+fn run_native(
+    a: &Args,
+    base: &[f32],
+    queries: &[f32],
+    dims: usize,
+    truth: &[Vec<u64>],
+) -> Result<Run> {
+    let mut idx = Index::new(dims as u32, a.metric, params(a));
+    measure(&mut idx, a, base, queries, dims, truth)
 }
 
 fn run_component(
@@ -331,40 +405,11 @@ fn run_component(
     dims: usize,
     truth: &[Vec<u64>],
 ) -> Result<Run> {
-    let mut k = VectorKernel::load(&a.component)?;
-    let idx = k.new_index(dims as u32, a.metric.into(), params(a).into())?;
-    let t = Instant::now();
-    for (i, v) in base.chunks(dims).enumerate() {
-        k.insert(idx, i as u64, v)?
-            .map_err(|e| anyhow::anyhow!("component insert {i}: {e:?}"))?;
-    }
-    let mut run = Run {
-        build_s: t.elapsed().as_secs_f64(),
-        ..Run::default()
-    };
-    for &ef in &a.ef {
-        let t = Instant::now();
-        let mut res = Vec::new();
-        for q in queries.chunks(dims) {
-            let hits = k
-                .search(idx, q, a.k as u32, ef)?
-                .map_err(|e| anyhow::anyhow!("component search: {e:?}"))?;
-            res.push(hits.iter().map(|h| h.id).collect());
-        }
-        let qps = res.len() as f64 / t.elapsed().as_secs_f64();
-        run.searches.push((ef, recall(&res, truth), qps, res));
-    }
-    let t = Instant::now();
-    let bytes = k.save(idx)?;
-    run.save_s = t.elapsed().as_secs_f64();
-    run.snapshot_bytes = bytes.len();
-    let t = Instant::now();
-    let loaded = k
-        .load_index(&bytes)?
-        .map_err(|e| anyhow::anyhow!("component load: {e:?}"))?;
-    run.load_s = t.elapsed().as_secs_f64();
-    k.drop_index(loaded)?;
-    k.drop_index(idx)?;
+    let mut kernel = VectorKernel::load(&a.component)?;
+    let idx = kernel.new_index(dims as u32, a.metric.into(), params(a).into())?;
+    let mut c = InComponent { kernel, idx };
+    let run = measure(&mut c, a, base, queries, dims, truth)?;
+    c.kernel.drop_index(c.idx)?;
     Ok(run)
 }
 
